@@ -1,0 +1,66 @@
+"""Building blocks of the paper's networks: conv/fc layers, LRN, and the task heads.
+
+The default sizes are those of the single-column network of Lu et al. (RAPID, ACM MM 2014)
+that Kao, He and Huang (IEEE TIP 2017) build on; see method.md section 4.
+"""
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class LocalResponseNorm(nn.Module):
+  """Cross-channel local response normalisation (Krizhevsky et al. 2012).
+
+  b_c = a_c / (k + alpha / size * sum_{c' in window(c)} a_c'^2) ** beta, window of `size`
+  channels centred on c (Caffe/PyTorch convention: alpha is divided by the window size).
+  """
+  size: int = 5
+  alpha: float = 1e-4
+  beta: float = 0.75
+  k: float = 2.0
+
+  @nn.compact
+  def __call__(self, x):  # (B, H, W, C) -> (B, H, W, C)
+    squares = jnp.square(x)
+    half = self.size // 2
+    window_sum = jax.lax.reduce_window(
+        squares, 0.0, jax.lax.add, window_dimensions=(1, 1, 1, self.size),
+        window_strides=(1, 1, 1, 1),
+        padding=((0, 0), (0, 0), (0, 0), (half, self.size - 1 - half)))
+    return x / jnp.power(self.k + self.alpha / self.size * window_sum, self.beta)
+
+
+class ConvLayer(nn.Module):
+  """conv -> ReLU [-> max-pool 3x3/2 -> LRN], one of conv1..conv4 (NHWC)."""
+  features: int
+  kernel_size: int
+  stride: int = 1
+  pool_and_norm: bool = False
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, *, train: bool):
+    del train
+    x = nn.Conv(self.features, (self.kernel_size, self.kernel_size), strides=self.stride,
+                padding='SAME' if self.stride == 1 else 'VALID', dtype=self.dtype, name='conv')(x)
+    x = nn.relu(x)
+    if self.pool_and_norm:
+      x = nn.max_pool(x, (3, 3), strides=(2, 2))
+      x = LocalResponseNorm()(x)
+    return x
+
+
+class DenseLayer(nn.Module):
+  """(flatten ->) dense -> ReLU -> dropout, one of fc5/fc6."""
+  features: int
+  dropout_rate: float = 0.5
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, *, train: bool):
+    x = x.reshape((x.shape[0], -1))
+    x = nn.relu(nn.Dense(self.features, dtype=self.dtype, name='dense')(x))
+    return nn.Dropout(self.dropout_rate, deterministic=not train)(x)

@@ -1,0 +1,55 @@
+"""Where each network of the paper splits into task branches (method.md section 4 table).
+
+A network is a tree of branches. Each branch runs its layers on its parent's output, then
+its task heads on the result, then its child branches. Layers named alike in two branches
+(e.g. fc5 in both branches of MTCNN #2) are separate copies with their own weights.
+"""
+
+import dataclasses
+
+CONV = ('conv1', 'conv2', 'conv3', 'conv4')
+FC = ('fc5', 'fc6')
+
+
+@dataclasses.dataclass(frozen=True)
+class Branch:
+  name: str
+  layers: tuple[str, ...]
+  heads: tuple[str, ...] = ()
+  children: tuple['Branch', ...] = ()
+
+  def all_heads(self) -> tuple[str, ...]:
+    return self.heads + tuple(h for c in self.children for h in c.all_heads())
+
+
+def _topologies(body: tuple[str, ...]) -> dict[str, Branch]:
+  return {
+      # Single task: the aesthetic head alone (lambda = 0 is the same net with a semantic head).
+      'stcnn': Branch('shared', body, heads=('aesthetic',)),
+      # MTCNN #1: all of conv1-fc6 shared, split only at the output layers.
+      'mtcnn1': Branch('shared', body, heads=('aesthetic', 'semantic')),
+      # MTCNN #2: conv1-conv4 shared, each task has its own fc5 and fc6.
+      'mtcnn2': Branch('shared', CONV, children=(
+          Branch('aesthetic_branch', FC, heads=('aesthetic',)),
+          Branch('semantic_branch', FC, heads=('semantic',)))),
+      # MTCNN #3: conv1-conv2 shared; aesthetic: two fc layers; semantic: conv3-fc6.
+      'mtcnn3': Branch('shared', CONV[:2], children=(
+          Branch('aesthetic_branch', FC, heads=('aesthetic',)),
+          Branch('semantic_branch', CONV[2:] + FC, heads=('semantic',)))),
+      # Enhanced MTCNN: conv1-conv2 shared by three tasks; conv3-fc6 by aesthetic and
+      # semantic; an auxiliary aesthetic head on conv2 through two fc layers.
+      'enhanced': Branch('shared', CONV[:2], children=(
+          Branch('main_branch', CONV[2:] + FC, heads=('aesthetic', 'semantic')),
+          Branch('auxiliary_branch', FC, heads=('aesthetic_aux',)))),
+  }
+
+
+ARCHITECTURES = tuple(_topologies(CONV + FC))
+
+
+def topology(architecture: str, body: tuple[str, ...] = CONV + FC) -> Branch:
+  """The branch tree of `architecture`; `body` replaces conv1-fc6 in STCNN/MTCNN #1."""
+  tops = _topologies(tuple(body))
+  if architecture not in tops:
+    raise ValueError(f'Unknown architecture {architecture!r}; choose one of {sorted(tops)}.')
+  return tops[architecture]

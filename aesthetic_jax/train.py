@@ -1,0 +1,178 @@
+"""train_and_evaluate: the one training loop of every experiment (configs choose the rest)."""
+
+import json
+import logging
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from aesthetic_jax import (checkpointing, input_pipeline, metrics as metrics_lib, models,
+                           omega as omega_lib, reporting, steps, train_state)
+
+
+class NonFiniteLossError(FloatingPointError):
+  """Raised when a training loss is NaN or Inf; names the step."""
+
+
+def uses_semantic_task(config) -> bool:
+  return config.model.architecture != 'stcnn'
+
+
+def check_compatible(config, meta) -> None:
+  """Fails before training when the dataset lacks what the model needs."""
+  if uses_semantic_task(config) and not meta.num_tags:
+    raise ValueError(
+        f'model.architecture={config.model.architecture!r} learns semantic tags but dataset '
+        f'{meta.name!r} has none; use model.architecture=stcnn (e.g. configs/photonet.py).')
+
+
+def to_global(batch, sharding):
+  """Per-process numpy batch -> global jax.Arrays split over the 'data' mesh axis."""
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+
+
+def evaluate(state, eval_step, data, config, batch_sharding):
+  """Runs the test set; returns (metrics dict, per-image predictions dict of numpy arrays)."""
+  outputs = {}
+  for batch in input_pipeline.eval_batches(config, data.test_source, data.test_indices,
+                                           data.meta):
+    keep = {k: batch[k] for k in ('image', 'label', 'tags') if k in batch}
+    result = eval_step(state, to_global(keep, batch_sharding))
+    result = multihost_utils.process_allgather(result, tiled=True)
+    result.update(multihost_utils.process_allgather(
+        {k: batch[k] for k in ('mask', 'label', 'mean_score', 'image_id')}, tiled=True))
+    if 'tags' in batch:
+      result['tags'] = multihost_utils.process_allgather(batch['tags'], tiled=True)
+    for k, v in result.items():
+      outputs.setdefault(k, []).append(np.asarray(v))
+  preds = {k: np.concatenate(v) for k, v in outputs.items()}
+  mask = preds.pop('mask')
+  preds = {k: v[mask] for k, v in preds.items()}
+  values = metrics_lib.evaluate(
+      p_high=preds['p_high'], labels=preds['label'], mean_score=preds['mean_score'],
+      semantic_scores=preds.get('semantic_probs'), tags=preds.get('tags'))
+  values['aesthetic_loss'] = float(preds['aesthetic_loss'].mean())
+  if 'semantic_loss' in preds:
+    values['semantic_loss'] = float(preds['semantic_loss'].mean())
+  values['num_images'] = int(mask.sum())
+  return values, preds
+
+
+def update_early_stop(state, eval_metrics, config):
+  """Semantic early stopping: gate lambda to 0 once the semantic eval loss stops improving."""
+  if not config.loss.semantic_early_stop or 'semantic_loss' not in eval_metrics:
+    return state
+  loss = eval_metrics['semantic_loss']
+  if loss < float(state.best_semantic_loss):
+    return state.replace(best_semantic_loss=jnp.float32(loss),
+                         epochs_without_improvement=jnp.int32(0))
+  bad = int(state.epochs_without_improvement) + 1
+  gate = 0.0 if bad >= config.loss.semantic_patience_epochs else float(state.semantic_gate)
+  if gate == 0.0 and float(state.semantic_gate) == 1.0:
+    logging.info('Semantic task early-stopped (no improvement for %d epochs).', bad)
+  return state.replace(epochs_without_improvement=jnp.int32(bad),
+                       semantic_gate=jnp.float32(gate))
+
+
+def write_omega(workdir, state, meta):
+  """Omega and its subtask correlation matrix, with row names, as JSON in the workdir."""
+  if jax.process_index():
+    return
+  omega = np.asarray(state.omega)
+  names = omega_lib.subtask_names(list(meta.tag_names))
+  record = {'subtasks': names, 'omega': omega.tolist(),
+            'correlation': np.asarray(omega_lib.correlation(omega)).tolist(),
+            'step': int(state.step)}
+  with open(os.path.join(workdir, 'omega.json.tmp'), 'w') as f:
+    json.dump(record, f, indent=1)
+  os.replace(os.path.join(workdir, 'omega.json.tmp'), os.path.join(workdir, 'omega.json'))
+
+
+def save_predictions(workdir, preds):
+  if jax.process_index() == 0:
+    np.savez(os.path.join(workdir, 'test_predictions.npz'), **preds)
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  """Trains `config` in `workdir` (resuming from its latest checkpoint); returns final eval."""
+  os.makedirs(workdir, exist_ok=True)
+  data = input_pipeline.load(config)
+  check_compatible(config, data.meta)
+  num_tags = data.meta.num_tags if uses_semantic_task(config) else 0
+  steps_per_epoch = len(data.train_indices) // config.batch_size
+  total_steps = steps_per_epoch * config.num_epochs
+
+  model = models.build_model(config.model, num_tags=num_tags)
+  tx = train_state.make_optimizer(config, steps_per_epoch)
+  mesh = steps.make_mesh()
+  replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P(steps.AXIS))
+  crop = config.input.crop_size
+  state = jax.jit(lambda rng: train_state.create_train_state(
+      config, model, tx, image_shape=(crop, crop, 3), rng=rng), out_shardings=replicated)(
+          jax.random.PRNGKey(config.seed))
+
+  train_iter = iter(input_pipeline.train_dataset(config, data.train_source, data.train_indices,
+                                                 data.meta))
+  checkpointer = checkpointing.Checkpointer(os.path.join(os.path.abspath(workdir), 'checkpoints'),
+                                            max_to_keep=config.checkpoint.max_to_keep)
+  restored = checkpointer.restore_latest(state, train_iter)
+  writer = reporting.MetricWriter(workdir)
+  if restored is not None:
+    state = restored
+    writer.truncate_after(int(state.step))
+    if jax.process_index() == 0:
+      print(f'Resumed from the checkpoint at step {int(state.step)} in {workdir}.', flush=True)
+
+  train_step = steps.shard_map_train_step(
+      steps.bind_train_step(model, tx, config, num_tags), mesh)
+  eval_step = steps.shard_map_eval_step(steps.bind_eval_step(model), mesh)
+  omega_update = jax.jit(omega_lib.update, out_shardings=replicated)
+  progress = reporting.Progress(total_steps, steps_per_epoch, config.batch_size,
+                                config.log_every_steps)
+  if jax.process_index() == 0:
+    print(f'{config.data.name}: {len(data.train_indices)} training images '
+          f'(delta={config.data.delta}), {len(data.test_indices)} test images; '
+          f'{steps_per_epoch} steps/epoch x {config.num_epochs} epochs on '
+          f'{jax.device_count()} device(s).', flush=True)
+
+  eval_metrics = {}
+  step = int(state.step)
+  pending = None  # the previous step's metrics, read one step late to keep the device busy
+  while step < total_steps:
+    batch = to_global(next(train_iter), batch_sharding)
+    state, step_metrics = train_step(state, batch)
+    if pending is not None:
+      _check_finite(*pending)
+      progress.update(*pending)
+    step += 1
+    pending = (step, step_metrics)
+    if step % steps_per_epoch == 0 or step == total_steps:
+      _check_finite(*pending)
+      progress.update(*pending)
+      pending = None
+      epoch = step // steps_per_epoch
+      if config.mtrl.enabled and epoch % config.mtrl.omega_update_epochs == 0:
+        state = state.replace(omega=omega_update(models.task_matrix(state.params)))
+        write_omega(workdir, state, data.meta)
+      eval_metrics, preds = evaluate(state, eval_step, data, config, batch_sharding)
+      state = update_early_stop(state, eval_metrics, config)
+      checkpointer.save(step, state, train_iter)
+      writer.write('train', step, {k: float(v) for k, v in step_metrics.items()} | {'epoch': epoch})
+      writer.write('eval', step, eval_metrics | {'epoch': epoch})
+      save_predictions(workdir, preds)
+  checkpointer.close()
+  if not eval_metrics:  # resumed a finished run: report its final evaluation again
+    eval_metrics, _ = evaluate(state, eval_step, data, config, batch_sharding)
+  return eval_metrics
+
+
+def _check_finite(step, step_metrics):
+  loss = float(step_metrics['total'])
+  if not np.isfinite(loss):
+    raise NonFiniteLossError(
+        f'Training loss became {loss} at step {step}; stopping. The last good checkpoint is '
+        'kept in the workdir. Lower optimizer.learning_rate or check the data.')

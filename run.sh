@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# aesthetic_jax: the two commands a new user needs.
+#   ./run.sh        set up .venv (pinned), train MTRLCNN on the embedded synthetic data, score a few photos
+#   ./run.sh test   set up .venv (pinned with pytest) and run the test suite
+# Extra arguments after `test` go to pytest; after nothing/`demo`, to aesthetic_jax.main.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
+    "$PYTHON" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed-$(cat requirements.txt requirements-test.txt setup.py | cksum | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -r requirements-test.txt
+    "$VENV/bin/python" -m pip install --quiet --no-deps -e .
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+  fi
+}
+
+mode=${1:-demo}
+case "$mode" in
+  test)
+    shift
+    setup
+    exec "$VENV/bin/python" -m pytest -q tests "$@"
+    ;;
+  demo)
+    [ $# -gt 0 ] && shift
+    setup
+    workdir=${WORKDIR:-workdir/mtrl_demo}
+    data_dir=${DATA_DIR:-data}
+    "$VENV/bin/python" -m aesthetic_jax.main --config=configs/mtrl.py:demo \
+      --workdir="$workdir" --config.data.data_dir="$data_dir" "$@"
+    ;;
+  *)
+    echo "usage: ./run.sh [demo [main.py flags...]] | ./run.sh test [pytest args...]" >&2
+    exit 2
+    ;;
+esac

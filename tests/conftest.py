@@ -1,0 +1,23 @@
+"""Test-wide set-up: 8 fake CPU devices, parsed absl flags, the shared metadata folder."""
+
+import os
+import pathlib
+
+# Must happen before jax is first imported anywhere in the test session.
+os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
+
+import pytest  # noqa: E402
+from absl import flags  # noqa: E402
+
+# grain's worker processes read absl flags; outside absl.app.run they are unparsed.
+flags.FLAGS.mark_as_parsed()
+
+SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data'
+
+
+@pytest.fixture
+def shared_data() -> pathlib.Path:
+  """../shared/data (real AVA/Photo.net metadata); tests using it skip where it is absent."""
+  if not SHARED_DATA.is_dir():
+    pytest.skip(f'no shared metadata at {SHARED_DATA}')
+  return SHARED_DATA

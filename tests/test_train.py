@@ -1,0 +1,108 @@
+"""train_and_evaluate end to end on the tiny synthetic dataset: train, resume, guards."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from aesthetic_jax import checkpointing, train
+from configs import mtrl
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  from aesthetic_jax import datasets
+  path = str(tmp_path_factory.mktemp('tfds'))
+  datasets.ensure_built('synthetic/tiny', path)
+  return path
+
+
+def tiny_config(data_dir, **overrides):
+  config = mtrl.get_config('demo')
+  config.data.name = 'synthetic/tiny'
+  config.data.data_dir = data_dir
+  config.input.resize_size = 36
+  config.input.crop_size = 32
+  config.model.conv_features = (8, 8, 8, 8)
+  config.model.fc_features = (16, 12)
+  config.batch_size = 32  # 64 training images: 2 steps per epoch
+  config.eval_batch_size = 16
+  config.num_epochs = 1
+  config.optimizer.schedule = 'constant'
+  config.optimizer.warmup_epochs = 0.0
+  config.log_every_steps = 1
+  for key, value in overrides.items():
+    section, _, name = key.rpartition('.')
+    (config[section] if section else config)[name] = value
+  return config
+
+
+def _records(workdir):
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    return [json.loads(line) for line in f]
+
+
+def _final_params(workdir, config):
+  manager = checkpointing.Checkpointer(os.path.join(workdir, 'checkpoints'))
+  step = manager.latest_step()
+  restored = manager.manager.restore(step)
+  manager.close()
+  return step, restored['state']['params']
+
+
+def test_two_steps_then_resume(data_dir, tmp_path):
+  workdir = str(tmp_path / 'run')
+  first = train.train_and_evaluate(tiny_config(data_dir), workdir)
+  assert 0.0 <= first['accuracy'] <= 1.0 and first['num_images'] == 32
+  assert [(r['kind'], r['step']) for r in _records(workdir)] == [('train', 2), ('eval', 2)]
+  omega = json.load(open(os.path.join(workdir, 'omega.json')))
+  assert omega['subtasks'][:3] == ['low aesthetic', 'high aesthetic', 'sky']
+  corr = np.asarray(omega['correlation'])
+  assert corr.shape == (10, 10) and np.allclose(np.diag(corr), 1.0)
+  # The same command with more epochs continues from step 2 instead of starting again.
+  train.train_and_evaluate(tiny_config(data_dir, num_epochs=2), workdir)
+  assert [(r['kind'], r['step']) for r in _records(workdir)] == [
+      ('train', 2), ('eval', 2), ('train', 4), ('eval', 4)]
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
+
+
+def test_resume_is_exact(data_dir, tmp_path):
+  straight, resumed = str(tmp_path / 'straight'), str(tmp_path / 'resumed')
+  train.train_and_evaluate(tiny_config(data_dir, num_epochs=2), straight)
+  train.train_and_evaluate(tiny_config(data_dir, num_epochs=1), resumed)
+  train.train_and_evaluate(tiny_config(data_dir, num_epochs=2), resumed)
+  step_a, params_a = _final_params(straight, None)
+  step_b, params_b = _final_params(resumed, None)
+  assert step_a == step_b == 4
+  jax.tree.map(np.testing.assert_array_equal, params_a, params_b)
+
+
+def test_nan_loss_stops_with_the_step(data_dir, tmp_path):
+  config = tiny_config(data_dir, **{'optimizer.learning_rate': 1e30, 'num_epochs': 3})
+  with pytest.raises(train.NonFiniteLossError, match=r'at step \d+'):
+    train.train_and_evaluate(config, str(tmp_path / 'nan'))
+
+
+def test_stcnn_without_tags_trains(data_dir, tmp_path):
+  config = tiny_config(data_dir, **{'model.architecture': 'stcnn', 'mtrl.enabled': False})
+  result = train.train_and_evaluate(config, str(tmp_path / 'st'))
+  assert 'semantic_map' not in result or result['semantic_map'] is None
+
+
+def test_batch_that_does_not_divide_over_devices_is_refused(data_dir, tmp_path):
+  with pytest.raises(ValueError, match='does not divide over 8 devices'):
+    train.train_and_evaluate(tiny_config(data_dir, batch_size=12), str(tmp_path / 'b'))
+
+
+def test_unknown_config_key_is_refused(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'aesthetic_jax.main', '--config=configs/mtrl.py:demo',
+       f'--workdir={tmp_path}', '--config.optimizer.learnig_rate=0.1'],
+      capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)),
+      timeout=120)
+  assert result.returncode != 0
+  assert 'learnig_rate' in result.stderr
