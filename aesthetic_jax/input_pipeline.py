@@ -152,26 +152,46 @@ def pad_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
 
 @dataclasses.dataclass
 class Data:
-  """Everything training needs from a dataset."""
+  """Everything training needs from a dataset (indices are record positions in a source)."""
   meta: datasets.DatasetMeta
   train_source: object
   test_source: object
   train_indices: np.ndarray
   test_indices: np.ndarray
-  test_scan: dict[str, np.ndarray]
+  validation_indices: np.ndarray  # held out of train_source; empty unless requested
+
+
+def hold_out(indices: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+  """Splits `indices` into (rest, a fixed-seed random `size` of them), both sorted."""
+  if size >= len(indices):
+    raise ValueError(f'data.validation_size={size} leaves no training images '
+                     f'(only {len(indices)} are labelled).')
+  chosen = np.random.default_rng(seed).permutation(len(indices))[:size]
+  mask = np.zeros(len(indices), bool)
+  mask[chosen] = True
+  return indices[~mask], indices[mask]
 
 
 def load(config) -> Data:
-  """Opens `config.data.name`, applies the delta rule / tag filter, and says what it kept."""
+  """Opens `config.data.name`, applies the delta rule / tag filter, holds out validation."""
   sources, meta = datasets.open_dataset(config.data.name, config.data.data_dir)
   train_source, test_source = sources[config.data.train_split], sources[config.data.test_split]
-  train_scan, test_scan = scan_labels(train_source), scan_labels(test_source)
+  train_scan = scan_labels(train_source)
   train_indices = select_records(train_scan, meta, delta=config.data.delta,
                                  tag=config.data.train_tag)
-  test_indices = select_records(test_scan, meta, delta=0.0, tag=config.data.train_tag)
+  validation_indices = np.zeros((0,), np.int64)
+  if config.data.validation_size:
+    # Validation labels use delta = 0 like the test set, so hold out from the delta-0 pool.
+    pool = select_records(train_scan, meta, delta=0.0, tag=config.data.train_tag)
+    _, validation_indices = hold_out(pool, config.data.validation_size, config.seed)
+    train_indices = np.setdiff1d(train_indices, validation_indices)
+  test_indices = select_records(scan_labels(test_source), meta, delta=0.0,
+                                tag=config.data.train_tag)
+  if not len(test_indices):
+    raise ValueError(f'No test records of {config.data.name} match data.train_tag='
+                     f'{config.data.train_tag!r}.')
   if len(train_indices) < config.batch_size:
     raise ValueError(f'Only {len(train_indices)} training records of {config.data.name} keep a '
                      f'label (delta={config.data.delta}); fewer than batch_size='
                      f'{config.batch_size}.')
-  return Data(meta, train_source, test_source, train_indices, test_indices,
-              {k: v[test_indices] for k, v in test_scan.items()})
+  return Data(meta, train_source, test_source, train_indices, test_indices, validation_indices)

@@ -35,11 +35,14 @@ def to_global(batch, sharding):
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
 
 
-def evaluate(state, eval_step, data, config, batch_sharding):
-  """Runs the test set; returns (metrics dict, per-image predictions dict of numpy arrays)."""
+def evaluate(state, eval_step, source, indices, meta, config, batch_sharding):
+  """Runs the records `indices` of `source`; returns (metrics, per-image predictions).
+
+  Predictions: dict of numpy arrays over the images, e.g. 'p_high' (N,), 'label' (N,),
+  'mean_score' (N,), 'image_id' (N,), 'semantic_probs' (N, M), 'tags' (N, M).
+  """
   outputs = {}
-  for batch in input_pipeline.eval_batches(config, data.test_source, data.test_indices,
-                                           data.meta):
+  for batch in input_pipeline.eval_batches(config, source, indices, meta):
     keep = {k: batch[k] for k in ('image', 'label', 'tags') if k in batch}
     result = eval_step(state, to_global(keep, batch_sharding))
     result = multihost_utils.process_allgather(result, tiled=True)
@@ -62,11 +65,16 @@ def evaluate(state, eval_step, data, config, batch_sharding):
   return values, preds
 
 
-def update_early_stop(state, eval_metrics, config):
-  """Semantic early stopping: gate lambda to 0 once the semantic eval loss stops improving."""
-  if not config.loss.semantic_early_stop or 'semantic_loss' not in eval_metrics:
+def update_early_stop(state, validation_metrics, config):
+  """Semantic early stopping: lambda is gated to 0 (the semantic gradient stops for good)
+  once the semantic loss on the held-out validation images has not improved for
+  `loss.semantic_patience_epochs` epochs. The aesthetic task trains on."""
+  if not config.loss.semantic_early_stop:
     return state
-  loss = eval_metrics['semantic_loss']
+  if 'semantic_loss' not in validation_metrics:
+    raise ValueError('loss.semantic_early_stop needs held-out validation images: set '
+                     'data.validation_size > 0.')
+  loss = validation_metrics['semantic_loss']
   if loss < float(state.best_semantic_loss):
     return state.replace(best_semantic_loss=jnp.float32(loss),
                          epochs_without_improvement=jnp.int32(0))
@@ -158,15 +166,24 @@ def train_and_evaluate(config, workdir: str) -> dict:
       if config.mtrl.enabled and epoch % config.mtrl.omega_update_epochs == 0:
         state = state.replace(omega=omega_update(models.task_matrix(state.params)))
         write_omega(workdir, state, data.meta)
-      eval_metrics, preds = evaluate(state, eval_step, data, config, batch_sharding)
-      state = update_early_stop(state, eval_metrics, config)
+      eval_metrics, preds = evaluate(state, eval_step, data.test_source, data.test_indices,
+                                     data.meta, config, batch_sharding)
+      validation_metrics = {}
+      if len(data.validation_indices):
+        validation_metrics, _ = evaluate(state, eval_step, data.train_source,
+                                         data.validation_indices, data.meta, config,
+                                         batch_sharding)
+      state = update_early_stop(state, validation_metrics, config)
       checkpointer.save(step, state, train_iter)
       writer.write('train', step, {k: float(v) for k, v in step_metrics.items()} | {'epoch': epoch})
+      if validation_metrics:
+        writer.write('validation', step, validation_metrics | {'epoch': epoch})
       writer.write('eval', step, eval_metrics | {'epoch': epoch})
       save_predictions(workdir, preds)
   checkpointer.close()
   if not eval_metrics:  # resumed a finished run: report its final evaluation again
-    eval_metrics, _ = evaluate(state, eval_step, data, config, batch_sharding)
+    eval_metrics, _ = evaluate(state, eval_step, data.test_source, data.test_indices, data.meta,
+                               config, batch_sharding)
   return eval_metrics
 
 

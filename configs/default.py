@@ -27,6 +27,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.data.test_split = 'test'
   config.data.delta = 0.0  # margin of the training labels (method.md section 1); test uses 0
   config.data.train_tag = ''  # 'respective CNN': train and test only on images of this tag
+  config.data.validation_size = 0  # fixed-seed random training images held out (early stop)
 
   config.input = ml_collections.ConfigDict()
   config.input.resize_size = 256  # warp to this square size
