@@ -38,6 +38,9 @@ case "$mode" in
     data_dir=${DATA_DIR:-data}
     "$VENV/bin/python" -m aesthetic_jax.main --config=configs/mtrl.py:demo \
       --workdir="$workdir" --config.data.data_dir="$data_dir" "$@"
+    # The whole loop: score five synthetic test images with the model just trained.
+    "$VENV/bin/python" -m aesthetic_jax.predict --workdir="$workdir" --data_dir="$data_dir" \
+      --demo_from_test_split=5 --no_progress
     ;;
   *)
     echo "usage: ./run.sh [demo [main.py flags...]] | ./run.sh test [pytest args...]" >&2

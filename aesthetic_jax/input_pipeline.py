@@ -56,17 +56,23 @@ def select_records(scan: dict[str, np.ndarray], meta: datasets.DatasetMeta, *, d
 
 
 # Fields of a training batch; evaluation batches also carry 'mean_score' and 'image_id'.
-TRAIN_KEYS = ('image', 'label', 'mask', 'tags')
+# 'vote_distribution' (K,) float32, the votes divided by their sum, is there only with
+# model.distribution_head (all zeros for an image without votes).
+TRAIN_KEYS = ('image', 'label', 'mask', 'tags', 'vote_distribution')
 
 
 @dataclasses.dataclass(frozen=True)
 class RecordTransform:
-  """Record -> example dict {'image': uint8 (S, S, 3), 'label', 'mean_score', 'tags'?, ...}."""
+  """Record -> example dict {'image': uint8 (S, S, 3), 'label', 'mean_score', 'tags'?, ...}.
+
+  votes: also emit 'vote_distribution', the record's vote histogram normalised to sum to 1.
+  """
   resize_size: int
   crop_size: int
   delta: float
   threshold: float
   train: bool
+  votes: bool = False
 
   def __call__(self, record, rng: np.random.Generator | None = None):
     image = preprocessing.decode_and_warp(record['image'], self.resize_size)
@@ -84,9 +90,44 @@ class RecordTransform:
     }
     if 'tags' in record:
       example['tags'] = np.asarray(record['tags'], bool)
+    if self.votes:
+      example['vote_distribution'] = vote_distribution(record['votes'])
     if self.train:  # only what the train step reads travels to the devices
       example = {k: v for k, v in example.items() if k in TRAIN_KEYS}
     return example
+
+
+def vote_distribution(votes) -> np.ndarray:
+  """votes (K,) counts -> float32 (K,) summing to 1; all zeros when there are no votes."""
+  votes = np.asarray(votes, np.float32)
+  total = votes.sum()
+  return votes / total if total > 0 else np.zeros_like(votes)
+
+
+class ProcessBlockShard(grain.MapDataset):
+  """This process's share of a global stream, in contiguous blocks of `block` elements.
+
+  Global batch k is stream[k*B : (k+1)*B] with B = block * process_count; process p reads
+  stream[k*B + p*block : k*B + (p+1)*block]. Since jax.make_array_from_process_local_data
+  places process p's block on p's devices, every device sees the same examples (and crops:
+  random ops run before this shard, keyed by global position) as in a one-process run.
+  """
+
+  def __init__(self, parent: grain.MapDataset, *, block: int, index: int, count: int):
+    super().__init__(parent)
+    self._block, self._index, self._count = block, index, count
+
+  def __len__(self) -> int:
+    return len(self._parent) // self._count
+
+  def __getitem__(self, i):
+    if isinstance(i, slice):
+      return self.slice(i)
+    group, offset = divmod(i, self._block)
+    return self._parent[(group * self._count + self._index) * self._block + offset]
+
+  def __str__(self) -> str:
+    return f'ProcessBlockShard(block={self._block}, {self._index} of {self._count})'
 
 
 def _read_options(config) -> grain.ReadOptions:
@@ -108,11 +149,13 @@ def train_dataset(config, source, indices: np.ndarray, meta: datasets.DatasetMet
   Returns a grain IterDataset; its iterator's state is checkpointed with the model.
   """
   transform = RecordTransform(config.input.resize_size, config.input.crop_size,
-                              config.data.delta, meta.label_threshold, train=True)
+                              config.data.delta, meta.label_threshold, train=True,
+                              votes=config.model.get('distribution_head', False))
+  block = per_process_batch_size(config.batch_size)
   ds = grain.MapDataset.source(Subset(source, indices)).seed(config.seed).shuffle().repeat()
-  ds = ds[jax.process_index()::jax.process_count()]
-  ds = ds.random_map(transform)
-  ds = ds.batch(per_process_batch_size(config.batch_size), drop_remainder=True)
+  ds = ds.random_map(transform)  # lazy: runs only for the elements this process reads
+  ds = ProcessBlockShard(ds, block=block, index=jax.process_index(), count=jax.process_count())
+  ds = ds.batch(block, drop_remainder=True)
   ds = ds.to_iter_dataset(_read_options(config))
   if config.input.worker_count:
     ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=config.input.worker_count))
@@ -123,7 +166,8 @@ def eval_batches(config, source, indices: np.ndarray, meta: datasets.DatasetMeta
                  ) -> Iterator[dict[str, np.ndarray]]:
   """This process's share of `indices`, centre-cropped, in full batches padded with mask 0."""
   transform = RecordTransform(config.input.resize_size, config.input.crop_size, 0.0,
-                              meta.label_threshold, train=False)
+                              meta.label_threshold, train=False,
+                              votes=config.model.get('distribution_head', False))
   batch_size = per_process_batch_size(config.eval_batch_size)
   # Every process runs the same number of batches (a collective per batch), so pad the shard.
   per_process = -(-len(indices) // jax.process_count())

@@ -44,6 +44,13 @@ def objective(config, outputs, batch, params, state, *, num_tags: int):
                                  aesthetic_labels=batch['label'], example_mask=batch['mask'])
     terms['aesthetic_aux'] = aux['aesthetic']
     total = total + config.loss.aux_weight * aux['aesthetic']
+  if 'distribution' in outputs:  # the score-distribution head (NIMA's squared EMD)
+    target = batch['vote_distribution']
+    has_votes = batch['mask'] & (target.sum(-1) > 0)
+    emd = losses.squared_emd(logits=outputs['distribution'], target_distribution=target)
+    terms['distribution'] = (jnp.where(has_votes, emd, 0).sum()
+                             / jnp.maximum(has_votes.sum(), 1))
+    total = total + config.loss.distribution_weight * terms['distribution']
   if config.mtrl.enabled:
     terms['mtrl_penalty'] = losses.mtrl_penalty(
         task_matrix=models.task_matrix(params), omega=state.omega, eps=config.mtrl.eps)
@@ -86,23 +93,46 @@ def train_step(state, batch, *, model, tx, config, num_tags: int, axis_name: str
   return new_state, terms
 
 
-def eval_step(state, batch, *, model):
+def predictions(outputs, *, score_min: float = 1.0) -> dict[str, jax.Array]:
+  """What a model predicts, from its head logits (shared by evaluation and scoring).
+
+  Returns {'p_high': (b,) P(high aesthetic), 'semantic_probs': (b, M) tag probabilities,
+           'score_distribution': (b, K) softmax over the scores score_min..score_min+K-1,
+           'predicted_mean_score': (b,) its expectation}, each entry only when the model
+  has the head it comes from.
+  """
+  result = {'p_high': jax.nn.softmax(outputs['aesthetic'])[:, 1]}
+  if 'semantic' in outputs:
+    result['semantic_probs'] = jax.nn.sigmoid(outputs['semantic'])
+  if 'distribution' in outputs:
+    probs = jax.nn.softmax(outputs['distribution'])
+    scores = score_min + jnp.arange(probs.shape[-1], dtype=probs.dtype)
+    result['score_distribution'] = probs
+    result['predicted_mean_score'] = probs @ scores
+  return result
+
+
+def eval_step(state, batch, *, model, score_min: float = 1.0):
   """Per-example predictions on this device's shard (no cross-device communication).
 
-  Returns {'p_high': (b,), 'aesthetic_loss': (b,), 'semantic_probs': (b, M),
-           'semantic_loss': (b,)} (semantic entries only when the model has the head).
+  Returns predictions(...) ('p_high' (b,), and per head 'semantic_probs' (b, M),
+  'score_distribution' (b, K), 'predicted_mean_score' (b,)) plus the per-example losses
+  'aesthetic_loss' (b,), 'semantic_loss' (b,) (with 'tags' in the batch) and
+  'distribution_loss' (b,) (squared EMD, with 'vote_distribution' in the batch).
   """
   variables = {'params': state.params, **state.model_state}
   outputs = model.apply(variables, batch['image'], train=False)
-  logits = outputs['aesthetic']
-  result = {
-      'p_high': jax.nn.softmax(logits)[:, 1],
-      'aesthetic_loss': losses.softmax_cross_entropy(logits=logits, labels=batch['label']),
-  }
-  if 'semantic' in outputs and 'tags' in batch:
-    result['semantic_probs'] = jax.nn.sigmoid(outputs['semantic'])
+  result = predictions(outputs, score_min=score_min)
+  result['aesthetic_loss'] = losses.softmax_cross_entropy(logits=outputs['aesthetic'],
+                                                          labels=batch['label'])
+  if 'semantic' not in outputs or 'tags' not in batch:
+    result.pop('semantic_probs', None)
+  else:
     result['semantic_loss'] = losses.sigmoid_cross_entropy(
         logits=outputs['semantic'], labels=batch['tags']).sum(-1)
+  if 'distribution' in outputs and 'vote_distribution' in batch:
+    result['distribution_loss'] = losses.squared_emd(
+        logits=outputs['distribution'], target_distribution=batch['vote_distribution'])
   return result
 
 
@@ -138,5 +168,5 @@ def bind_train_step(model, tx, config, num_tags):
   return functools.partial(train_step, model=model, tx=tx, config=config, num_tags=num_tags)
 
 
-def bind_eval_step(model):
-  return functools.partial(eval_step, model=model)
+def bind_eval_step(model, *, score_min: float = 1.0):
+  return functools.partial(eval_step, model=model, score_min=score_min)

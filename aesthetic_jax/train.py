@@ -11,11 +11,16 @@ from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from aesthetic_jax import (checkpointing, input_pipeline, metrics as metrics_lib, models,
-                           omega as omega_lib, reporting, steps, train_state)
+                           omega as omega_lib, preemption, reporting, scorer as scorer_lib,
+                           steps, train_state)
 
 
 class NonFiniteLossError(FloatingPointError):
   """Raised when a training loss is NaN or Inf; names the step."""
+
+
+class Preempted(Exception):
+  """Raised after SIGTERM once a checkpoint is saved; the same command resumes the run."""
 
 
 def uses_semantic_task(config) -> bool:
@@ -43,7 +48,7 @@ def evaluate(state, eval_step, source, indices, meta, config, batch_sharding):
   """
   outputs = {}
   for batch in input_pipeline.eval_batches(config, source, indices, meta):
-    keep = {k: batch[k] for k in ('image', 'label', 'tags') if k in batch}
+    keep = {k: batch[k] for k in ('image', 'label', 'tags', 'vote_distribution') if k in batch}
     result = eval_step(state, to_global(keep, batch_sharding))
     result = multihost_utils.process_allgather(result, tiled=True)
     result.update(multihost_utils.process_allgather(
@@ -61,6 +66,13 @@ def evaluate(state, eval_step, source, indices, meta, config, batch_sharding):
   values['aesthetic_loss'] = float(preds['aesthetic_loss'].mean())
   if 'semantic_loss' in preds:
     values['semantic_loss'] = float(preds['semantic_loss'].mean())
+  if 'predicted_mean_score' in preds:  # the score-distribution head's expectation
+    values['mean_score_srcc'] = metrics_lib.srcc(preds['predicted_mean_score'],
+                                                 preds['mean_score'])
+    values['mean_score_plcc'] = metrics_lib.plcc(preds['predicted_mean_score'],
+                                                 preds['mean_score'])
+  if 'distribution_loss' in preds:
+    values['distribution_loss'] = float(preds['distribution_loss'].mean())
   values['num_images'] = int(mask.sum())
   return values, preds
 
@@ -91,7 +103,8 @@ def write_omega(workdir, state, meta):
   if jax.process_index():
     return
   omega = np.asarray(state.omega)
-  names = omega_lib.subtask_names(list(meta.tag_names))
+  names = models.task_matrix_names(state.params, tag_names=meta.tag_names,
+                                   score_min=meta.score_min)
   record = {'subtasks': names, 'omega': omega.tolist(),
             'correlation': np.asarray(omega_lib.correlation(omega)).tolist(),
             'step': int(state.step)}
@@ -107,6 +120,11 @@ def save_predictions(workdir, preds):
 
 def train_and_evaluate(config, workdir: str) -> dict:
   """Trains `config` in `workdir` (resuming from its latest checkpoint); returns final eval."""
+  return train(config, workdir)[1]
+
+
+def train(config, workdir: str):
+  """Like train_and_evaluate, but returns (final TrainState, final eval metrics)."""
   os.makedirs(workdir, exist_ok=True)
   data = input_pipeline.load(config)
   check_compatible(config, data.meta)
@@ -114,7 +132,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   steps_per_epoch = len(data.train_indices) // config.batch_size
   total_steps = steps_per_epoch * config.num_epochs
 
-  model = models.build_model(config.model, num_tags=num_tags)
+  model = models.build_model(config.model, num_tags=num_tags, num_bins=data.meta.num_bins)
+  # What scoring needs without the dataset: the config and the model's tags and score range.
+  scorer_lib.write_run_info(workdir, config, data.meta, num_tags=num_tags)
   tx = train_state.make_optimizer(config, steps_per_epoch)
   mesh = steps.make_mesh()
   replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P(steps.AXIS))
@@ -137,7 +157,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
   train_step = steps.shard_map_train_step(
       steps.bind_train_step(model, tx, config, num_tags), mesh)
-  eval_step = steps.shard_map_eval_step(steps.bind_eval_step(model), mesh)
+  eval_step = steps.shard_map_eval_step(
+      steps.bind_eval_step(model, score_min=data.meta.score_min), mesh)
   omega_update = jax.jit(omega_lib.update, out_shardings=replicated)
   progress = reporting.Progress(total_steps, steps_per_epoch, config.batch_size,
                                 config.log_every_steps)
@@ -146,6 +167,25 @@ def train_and_evaluate(config, workdir: str) -> dict:
           f'(delta={config.data.delta}), {len(data.test_indices)} test images; '
           f'{steps_per_epoch} steps/epoch x {config.num_epochs} epochs on '
           f'{jax.device_count()} device(s).', flush=True)
+
+  watcher = preemption.PreemptionWatcher(config.checkpoint.preemption_sync_steps)
+  try:
+    state, eval_metrics = _loop(config, workdir, data, state, train_iter, train_step, eval_step,
+                         omega_update, checkpointer, writer, progress, watcher,
+                         steps_per_epoch, total_steps, batch_sharding)
+  finally:
+    watcher.close()
+    checkpointer.close()
+  return state, eval_metrics
+
+
+def _loop(config, workdir, data, state, train_iter, train_step, eval_step, omega_update,
+          checkpointer, writer, progress, watcher, steps_per_epoch, total_steps,
+          batch_sharding):
+  """Steps from state.step to total_steps; evaluation, Omega and checkpoints at epoch ends."""
+  def run_eval(state):
+    return evaluate(state, eval_step, data.test_source, data.test_indices, data.meta, config,
+                    batch_sharding)
 
   eval_metrics = {}
   step = int(state.step)
@@ -158,33 +198,39 @@ def train_and_evaluate(config, workdir: str) -> dict:
       progress.update(*pending)
     step += 1
     pending = (step, step_metrics)
-    if step % steps_per_epoch == 0 or step == total_steps:
-      _check_finite(*pending)
-      progress.update(*pending)
-      pending = None
+    epoch_end = step % steps_per_epoch == 0 or step == total_steps
+    preempted = watcher.should_stop(step)
+    if not (epoch_end or preempted or (
+        config.checkpoint.every_steps and step % config.checkpoint.every_steps == 0)):
+      continue
+    _check_finite(*pending)  # never checkpoint a state that produced a NaN loss
+    progress.update(*pending)
+    pending = None
+    if epoch_end:
       epoch = step // steps_per_epoch
       if config.mtrl.enabled and epoch % config.mtrl.omega_update_epochs == 0:
         state = state.replace(omega=omega_update(models.task_matrix(state.params)))
         write_omega(workdir, state, data.meta)
-      eval_metrics, preds = evaluate(state, eval_step, data.test_source, data.test_indices,
-                                     data.meta, config, batch_sharding)
+      eval_metrics, preds = run_eval(state)
       validation_metrics = {}
       if len(data.validation_indices):
         validation_metrics, _ = evaluate(state, eval_step, data.train_source,
                                          data.validation_indices, data.meta, config,
                                          batch_sharding)
       state = update_early_stop(state, validation_metrics, config)
-      checkpointer.save(step, state, train_iter)
+    checkpointer.save(step, state, train_iter)
+    if epoch_end:
       writer.write('train', step, {k: float(v) for k, v in step_metrics.items()} | {'epoch': epoch})
       if validation_metrics:
         writer.write('validation', step, validation_metrics | {'epoch': epoch})
       writer.write('eval', step, eval_metrics | {'epoch': epoch})
       save_predictions(workdir, preds)
-  checkpointer.close()
+    if preempted and step < total_steps:
+      raise Preempted(f'SIGTERM received: saved a checkpoint at step {step} in {workdir}; '
+                      'rerun the same command to resume.')
   if not eval_metrics:  # resumed a finished run: report its final evaluation again
-    eval_metrics, _ = evaluate(state, eval_step, data.test_source, data.test_indices, data.meta,
-                               config, batch_sharding)
-  return eval_metrics
+    eval_metrics, _ = run_eval(state)
+  return state, eval_metrics
 
 
 def _check_finite(step, step_metrics):

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from aesthetic_jax import models, omega as omega_lib
+from aesthetic_jax import models, omega as omega_lib, weights
 
 
 class TrainState(flax.struct.PyTreeNode):
@@ -54,13 +54,33 @@ def _is_kernel(params):
   return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
+def param_groups(params):
+  """'head' for the task heads ('<task>_head'), 'body' for everything they sit on."""
+  return jax.tree_util.tree_map_with_path(
+      lambda path, _: 'head' if any(str(getattr(k, 'key', k)).endswith('_head') for k in path)
+      else 'body', params)
+
+
 def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
-  """SGD with momentum and decoupled-from-the-loss weight decay on kernels."""
+  """SGD with momentum and decoupled-from-the-loss weight decay on kernels.
+
+  With optimizer.body_lr_multiplier != 1 the body (e.g. an ImageNet-pretrained backbone)
+  learns at that fraction of the heads' learning rate (optax.multi_transform).
+  """
   opt = config.optimizer
-  return optax.chain(
-      optax.add_decayed_weights(opt.weight_decay, mask=_is_kernel),
-      optax.sgd(learning_rate_schedule(config, steps_per_epoch), momentum=opt.momentum or None,
-                nesterov=opt.nesterov))
+  schedule = learning_rate_schedule(config, steps_per_epoch)
+
+  def sgd(learning_rate):
+    return optax.sgd(learning_rate, momentum=opt.momentum or None, nesterov=opt.nesterov)
+
+  multiplier = opt.get('body_lr_multiplier', 1.0)
+  if multiplier == 1.0:
+    update = sgd(schedule)
+  else:
+    update = optax.multi_transform(
+        {'head': sgd(schedule), 'body': sgd(lambda count: multiplier * schedule(count))},
+        param_groups)
+  return optax.chain(optax.add_decayed_weights(opt.weight_decay, mask=_is_kernel), update)
 
 
 def create_train_state(config, model, tx, *, image_shape, rng) -> TrainState:
@@ -69,6 +89,9 @@ def create_train_state(config, model, tx, *, image_shape, rng) -> TrainState:
   variables = model.init(init_rng, jnp.zeros((1,) + tuple(image_shape), jnp.uint8), train=False)
   variables = dict(variables)
   params = variables.pop('params')
+  # Pretrained arrays (model.init_from) replace the random ones before the optimizer sees them.
+  params, variables = weights.initialise(params, variables, init_from=config.model.get(
+      'init_from', ''), body=config.model.body, log=_log)
   num_tasks = models.task_matrix(params).shape[1]
   return TrainState(
       step=jnp.zeros((), jnp.int32), params=params, model_state=variables,
@@ -76,3 +99,8 @@ def create_train_state(config, model, tx, *, image_shape, rng) -> TrainState:
       semantic_gate=jnp.ones((), jnp.float32),
       best_semantic_loss=jnp.full((), jnp.inf, jnp.float32),
       epochs_without_improvement=jnp.zeros((), jnp.int32))
+
+
+def _log(message: str) -> None:
+  if jax.process_index() == 0:
+    print(message, flush=True)

@@ -47,11 +47,27 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.model.pixel_mean = IMAGENET_MEAN
   config.model.pixel_std = IMAGENET_STD
   config.model.dtype = 'float32'  # compute dtype of the body; heads stay float32
+  # RAPID body's conv/pool/LRN: 'xla' (plain lax ops), 'cpu' (matrix products written for
+  # XLA:CPU, models/cpu_conv.py), 'auto' ('cpu' on a CPU backend, 'xla' on GPU/TPU).
+  config.model.conv_impl = 'xla'
+  # ImageNet backbones (body alexnet, vgg16, resnet18 or resnet50; models/backbones.py)
+  config.model.width_divisor = 1  # every channel width / this (narrow test and demo bodies)
+  config.model.stage_sizes = ()  # ResNet blocks per stage; () = the standard depth
+  config.model.batch_norm_axis = 'data'  # batch stats over this mapped axis; '' = per device
+  # Initial weights: a folder written by `python -m aesthetic_jax.weights import` (the body),
+  # or a workdir trained on AVA (every matching array; e.g. Photo.net transfer, Table V).
+  config.model.init_from = ''
+  # Beyond the paper: a third head predicting the distribution of votes over the score bins
+  # (score_min..score_max), trained with the squared EMD (NIMA, Talebi and Milanfar 2018);
+  # the predicted mean score is its expectation. Its columns join MTRL's W after the tags.
+  config.model.distribution_head = False
 
   config.loss = ml_collections.ConfigDict()
   config.loss.semantic_weight = 1.0  # lambda; with unit 'per_tag' lambda = 1.0 / M
   config.loss.semantic_weight_unit = 'per_tag'  # or 'absolute'
   config.loss.aux_weight = 1.0  # Enhanced MTCNN's auxiliary aesthetic softmax
+  # Weight of the squared-EMD term of the score-distribution head (model.distribution_head).
+  config.loss.distribution_weight = 1.0
   config.loss.semantic_early_stop = False
   config.loss.semantic_patience_epochs = 1
 
@@ -71,6 +87,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.optimizer.schedule = 'step'  # constant, cosine, step
   config.optimizer.step_epochs = (10, 14)  # x0.1 at these epochs with 'step'
   config.optimizer.warmup_epochs = 0.0
+  config.optimizer.body_lr_multiplier = 1.0  # learning rate of the body / that of the heads
 
   config.batch_size = 64  # global, over all devices and hosts
   config.eval_batch_size = 128
@@ -78,6 +95,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.log_every_steps = 50
   config.checkpoint = ml_collections.ConfigDict()
   config.checkpoint.max_to_keep = 3
+  config.checkpoint.every_steps = 0  # also checkpoint mid-epoch every this many steps (0: no)
+  config.checkpoint.preemption_sync_steps = 10  # multi-host: agree on SIGTERM this often
 
   if arg == 'demo':
     apply_demo(config)

@@ -21,3 +21,12 @@ def shared_data() -> pathlib.Path:
   if not SHARED_DATA.is_dir():
     pytest.skip(f'no shared metadata at {SHARED_DATA}')
   return SHARED_DATA
+
+
+@pytest.fixture(scope='session')
+def tiny_data_dir(tmp_path_factory) -> str:
+  """A TFDS data_dir holding the built 'synthetic/tiny' dataset (64 train, 32 test images)."""
+  from aesthetic_jax import datasets
+  path = str(tmp_path_factory.mktemp('tfds'))
+  datasets.ensure_built('synthetic/tiny', path)
+  return path

@@ -17,11 +17,8 @@ TINY = str(REPO / 'tests' / 'tiny.py')
 
 
 @pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  from aesthetic_jax import datasets
-  path = str(tmp_path_factory.mktemp('tfds'))
-  datasets.ensure_built('synthetic/tiny', path)
-  return path
+def data_dir(tiny_data_dir):
+  return tiny_data_dir
 
 
 def _env(devices):

@@ -10,6 +10,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from aesthetic_jax.models import cpu_conv
+
 
 class LocalResponseNorm(nn.Module):
   """Cross-channel local response normalisation (Krizhevsky et al. 2012).
@@ -21,9 +23,13 @@ class LocalResponseNorm(nn.Module):
   alpha: float = 1e-4
   beta: float = 0.75
   k: float = 2.0
+  impl: str = 'xla'  # 'cpu': models/cpu_conv.py (model.conv_impl)
 
   @nn.compact
   def __call__(self, x):  # (B, H, W, C) -> (B, H, W, C)
+    if cpu_conv.resolve_impl(self.impl) == 'cpu':
+      return cpu_conv.local_response_norm(x, size=self.size, alpha=self.alpha, beta=self.beta,
+                                          k=self.k)
     squares = jnp.square(x)
     half = self.size // 2
     window_sum = jax.lax.reduce_window(
@@ -40,17 +46,25 @@ class ConvLayer(nn.Module):
   stride: int = 1
   pool_and_norm: bool = False
   dtype: jnp.dtype = jnp.float32
+  # 'xla': lax convolution and reduce_window; 'cpu': matrix products (models/cpu_conv.py);
+  # 'auto': 'cpu' on a CPU backend, else 'xla'. Same parameters and values either way.
+  impl: str = 'xla'
 
   @nn.compact
   def __call__(self, x, *, train: bool):
     del train
+    cpu = cpu_conv.resolve_impl(self.impl) == 'cpu'
     x = nn.Conv(self.features, (self.kernel_size, self.kernel_size), strides=self.stride,
-                padding='SAME' if self.stride == 1 else 'VALID', dtype=self.dtype, name='conv')(x)
-    x = nn.relu(x)
-    if self.pool_and_norm:
-      x = nn.max_pool(x, (3, 3), strides=(2, 2))
-      x = LocalResponseNorm()(x)
-    return x
+                padding='SAME' if self.stride == 1 else 'VALID', dtype=self.dtype,
+                conv_general_dilated=cpu_conv.conv_general_dilated if cpu else None,
+                name='conv')(x)
+    if not self.pool_and_norm:
+      return nn.relu(x)
+    if cpu:  # max commutes with ReLU: pooling first leaves ReLU a quarter of the values
+      x = nn.relu(cpu_conv.max_pool(x, (3, 3), (2, 2)))
+    else:
+      x = nn.max_pool(nn.relu(x), (3, 3), strides=(2, 2))
+    return LocalResponseNorm(impl=self.impl)(x)
 
 
 class DenseLayer(nn.Module):

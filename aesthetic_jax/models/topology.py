@@ -2,7 +2,9 @@
 
 A network is a tree of branches. Each branch runs its layers on its parent's output, then
 its task heads on the result, then its child branches. Layers named alike in two branches
-(e.g. fc5 in both branches of MTCNN #2) are separate copies with their own weights.
+(e.g. fc5 in both branches of MTCNN #2) are separate copies with their own weights. The
+optional score-distribution head (model.distribution_head) is added beside every aesthetic
+head (not the auxiliary one of Enhanced MTCNN).
 """
 
 import dataclasses
@@ -47,9 +49,21 @@ def _topologies(body: tuple[str, ...]) -> dict[str, Branch]:
 ARCHITECTURES = tuple(_topologies(CONV + FC))
 
 
-def topology(architecture: str, body: tuple[str, ...] = CONV + FC) -> Branch:
-  """The branch tree of `architecture`; `body` replaces conv1-fc6 in STCNN/MTCNN #1."""
+def _add_head_beside(branch: Branch, anchor: str, head: str) -> Branch:
+  heads = tuple(h for a in branch.heads for h in ((a, head) if a == anchor else (a,)))
+  children = tuple(_add_head_beside(c, anchor, head) for c in branch.children)
+  return dataclasses.replace(branch, heads=heads, children=children)
+
+
+def topology(architecture: str, body: tuple[str, ...] = CONV + FC, *,
+             distribution_head: bool = False) -> Branch:
+  """The branch tree of `architecture`; `body` replaces conv1-fc6 in STCNN/MTCNN #1.
+
+  distribution_head: add the 'distribution' head next to every 'aesthetic' head.
+  """
   tops = _topologies(tuple(body))
   if architecture not in tops:
     raise ValueError(f'Unknown architecture {architecture!r}; choose one of {sorted(tops)}.')
+  if distribution_head:
+    return _add_head_beside(tops[architecture], 'aesthetic', 'distribution')
   return tops[architecture]

