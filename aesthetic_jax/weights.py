@@ -372,7 +372,8 @@ def read_checkpoint_variables(path: str) -> tuple[dict[str, Any], int]:
     raise FileNotFoundError(f'init_from {path}: neither an imported backbone ({BACKBONE_FILE}) '
                             'nor a workdir with checkpoints.')
   step = max(int(d) for d in os.listdir(directory) if d.isdigit())
-  state_dir = os.path.join(directory, str(step), 'state')
+  # Orbax reads relative paths as something else: its metadata comes back empty.
+  state_dir = os.path.abspath(os.path.join(directory, str(step), 'state'))
   checkpointer = ocp.PyTreeCheckpointer()
   metadata = checkpointer.metadata(state_dir)
   tree = metadata.item_metadata.tree if hasattr(metadata, 'item_metadata') else metadata

@@ -62,8 +62,9 @@ def _wait_for_checkpoint(workdir, min_step, proc, timeout=180):
   pytest.fail(f'no checkpoint at step >= {min_step} after {timeout} s')
 
 
-# 160 steps with a checkpoint every 2: long enough that the signals land mid-run.
-COMMON = ['--num_epochs=20', '--batch_size=8', '--every_steps=2']
+# 64 steps with a checkpoint every 4: long enough that the signals land mid-run (the tests
+# check that they did).
+COMMON = ['--num_epochs=8', '--batch_size=8', '--every_steps=4']
 
 
 @pytest.fixture(scope='module')
@@ -86,7 +87,7 @@ def test_sigkill_then_rerun_is_bit_identical(data_dir, reference, tmp_path):
   args = [f'--workdir={tmp_path / "w"}', f'--data_dir={data_dir}',
           f'--params_out={tmp_path / "p.npz"}', *COMMON]
   proc = _start(args)
-  _wait_for_checkpoint(tmp_path / 'w', 6, proc)
+  _wait_for_checkpoint(tmp_path / 'w', 8, proc)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   assert not (tmp_path / 'p.npz').exists()  # it really died mid-run

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-import jax
 import numpy as np
 import pytest
 
@@ -37,16 +36,6 @@ def test_two_steps_then_resume(data_dir, tmp_path):
   assert [(r['kind'], r['step']) for r in _records(workdir)] == [
       ('train', 2), ('eval', 2), ('train', 4), ('eval', 4)]
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
-
-
-def test_resume_is_exact(data_dir, tmp_path):
-  straight, resumed = str(tmp_path / 'straight'), str(tmp_path / 'resumed')
-  state_a, _ = train.train(tiny_config(data_dir, num_epochs=2), straight)
-  train.train(tiny_config(data_dir, num_epochs=1), resumed)
-  state_b, _ = train.train(tiny_config(data_dir, num_epochs=2), resumed)
-  assert int(state_a.step) == int(state_b.step) == 4
-  jax.tree.map(np.testing.assert_array_equal, jax.device_get(state_a.params),
-               jax.device_get(state_b.params))
 
 
 def test_nan_loss_stops_with_the_step(data_dir, tmp_path):

@@ -189,15 +189,16 @@ def _rapid(architecture):
   return config
 
 
-def test_init_from_an_ava_workdir_drops_the_semantic_head(tmp_path, capsys):
+def test_init_from_an_ava_workdir_drops_the_semantic_head(tmp_path, capsys, monkeypatch):
   """Photo.net transfer (Table V): MTCNN #1 trained on AVA -> the single-task model."""
   _, ava = _create(_rapid('mtcnn1'), num_tags=5)
   iterator = iter(grain.MapDataset.range(4).to_iter_dataset())
-  checkpointer = checkpointing.Checkpointer(str(tmp_path / 'checkpoints'))
+  checkpointer = checkpointing.Checkpointer(str(tmp_path / 'ava' / 'checkpoints'))
   checkpointer.save(12, ava, iterator)
   checkpointer.close()
   config = _rapid('stcnn')
-  config.model.init_from = str(tmp_path)
+  monkeypatch.chdir(tmp_path)
+  config.model.init_from = 'ava'  # relative, as in configs/photonet_transfer.py
   _, photonet = _create(config, num_tags=0)
   log = capsys.readouterr().out
   assert 'checkpoint at step 12' in log

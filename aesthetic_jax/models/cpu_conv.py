@@ -225,15 +225,22 @@ max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
 def local_response_norm(x, *, size: int, alpha: float, beta: float, k: float):
   """Cross-channel LRN of x (B, H, W, C), the formula of layers.LocalResponseNorm.
 
-  The window sum is `size` shifted slices of the padded squares (one fused loop on CPU).
+  The window sums are one product of the squares with a banded 0/1 (C, C) matrix, so the
+  backward pass is one product too (XLA:CPU runs the plain path's reduce-window gradient,
+  and a sum of shifted slices, as slow loops).
   """
   half = size // 2
-  channels = x.shape[-1]
-  squares = jnp.pad(jnp.square(x), ((0, 0),) * (x.ndim - 1) + ((half, size - 1 - half),))
-  window_sum = functools.reduce(
-      jnp.add, [lax.slice_in_dim(squares, i, i + channels, axis=-1) for i in range(size)])
+  channels = jnp.arange(x.shape[-1])
+  # band[i, o] = 1 when input channel i is in the window of output channel o.
+  offset = channels[:, None] - channels[None, :]
+  band = ((offset >= -half) & (offset <= size - 1 - half)).astype(x.dtype)
+  window_sum = lax.dot_general(jnp.square(x), band, (((x.ndim - 1,), (0,)), ((), ())),
+                               precision=lax.Precision.HIGHEST,
+                               preferred_element_type=jnp.float32)
   denom = k + (alpha / size) * window_sum
   if beta == 0.75:  # d^-0.75 = d^-0.5 * d^-0.25: two rsqrt-class ops instead of exp(log())
     r = lax.rsqrt(denom)
-    return x * r * jnp.sqrt(r)
-  return x * jnp.power(denom, -beta)
+    scale = r * jnp.sqrt(r)
+  else:
+    scale = jnp.power(denom, -beta)
+  return (x * scale).astype(x.dtype)

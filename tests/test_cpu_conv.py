@@ -1,0 +1,155 @@
+"""The CPU path (models/cpu_conv.py, model.conv_impl='cpu') agrees with the plain XLA path
+in values and gradients: per op, per layer, and for the whole MTCNN #1 objective."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from aesthetic_jax import models
+from aesthetic_jax.models import cpu_conv, layers
+from configs import default
+
+NHWC = ('NHWC', 'HWIO', 'NHWC')
+
+
+def _normal(rng, shape, scale=1.0):
+  return jnp.asarray(rng.normal(size=shape) * scale, jnp.float32)
+
+
+def _value_and_grads(fn, args, cotangent):
+  """fn(*args), and the gradients of <fn(*args), cotangent> with respect to every arg."""
+  out = fn(*args)
+  grads = jax.grad(lambda *a: jnp.vdot(fn(*a), cotangent), argnums=tuple(range(len(args))))(
+      *args)
+  return out, grads
+
+
+def _assert_agree(plain, cpu, args, *, rtol=1e-5, atol=1e-5, seed=1):
+  out = plain(*args)
+  cotangent = _normal(np.random.default_rng(seed), out.shape)
+  want, want_grads = _value_and_grads(jax.jit(plain), args, cotangent)
+  got, got_grads = _value_and_grads(jax.jit(cpu), args, cotangent)
+  np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+  jax.tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=rtol, atol=atol),
+               got_grads, want_grads)
+
+
+@pytest.mark.parametrize('size,in_ch,kernel,stride,padding', [
+    (23, 3, 11, 2, 'VALID'),       # conv1's shape, scaled down: the im2col matrix product
+    (12, 4, 3, 1, 'SAME'),         # few channels, stride 1
+    (11, 2, 4, 3, 'VALID'),        # even kernel, stride that skips trailing rows
+    (9, 2, 5, 1, ((1, 3), (2, 0))),  # explicit uneven padding
+    (8, 16, 3, 1, 'SAME'),         # wide input: XLA's convolution with the custom rule
+])
+def test_conv_matches_lax(size, in_ch, kernel, stride, padding):
+  rng = np.random.default_rng(0)
+  x = _normal(rng, (2, size, size, in_ch))
+  w = _normal(rng, (kernel, kernel, in_ch, 5))
+  dn = lax.conv_dimension_numbers(x.shape, w.shape, NHWC)
+
+  def plain(x, w):
+    return lax.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=dn)
+
+  def cpu(x, w):
+    return cpu_conv.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=dn)
+
+  _assert_agree(plain, cpu, (x, w), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_falls_back_to_lax_for_dilation():
+  rng = np.random.default_rng(0)
+  x, w = _normal(rng, (1, 9, 9, 2)), _normal(rng, (3, 3, 2, 4))
+  dn = lax.conv_dimension_numbers(x.shape, w.shape, NHWC)
+  got = cpu_conv.conv_general_dilated(x, w, (1, 1), 'SAME', rhs_dilation=(2, 2),
+                                      dimension_numbers=dn)
+  want = lax.conv_general_dilated(x, w, (1, 1), 'SAME', rhs_dilation=(2, 2),
+                                  dimension_numbers=dn)
+  np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize('shape,window,strides', [
+    ((2, 11, 11, 3), (3, 3), (2, 2)),  # the networks' pooling
+    ((2, 10, 9, 2), (3, 3), (2, 2)),   # even size: the last row/column is never pooled
+    ((1, 9, 9, 2), (3, 2), (1, 3)),
+    ((1, 12, 12, 2), (2, 2), (3, 3)),  # window smaller than stride: gaps get no gradient
+])
+def test_max_pool_matches_flax_with_ties(shape, window, strides):
+  # Small integers: many windows hold tied maxima; the gradient must go to the first one.
+  x = jnp.asarray(np.random.default_rng(0).integers(0, 3, size=shape), jnp.float32)
+  _assert_agree(lambda x: nn.max_pool(x, window, strides),
+                lambda x: cpu_conv.max_pool(x, window, strides), (x,), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize('channels,size', [(64, 5), (7, 5), (7, 4), (3, 5)])
+def test_lrn_matches_plain(channels, size):
+  x = _normal(np.random.default_rng(0), (2, 3, 3, channels), 10.0)
+  plain = lambda x: layers.LocalResponseNorm(size=size).apply({}, x)
+  cpu = lambda x: layers.LocalResponseNorm(size=size, impl='cpu').apply({}, x)
+  _assert_agree(plain, cpu, (x,))
+
+
+@pytest.mark.parametrize('kernel,stride,pool', [(11, 2, True), (5, 1, True), (3, 1, False)])
+def test_conv_layer_matches_plain(kernel, stride, pool):
+  rng = np.random.default_rng(0)
+  in_ch = 3 if stride == 2 else 16
+  x = _normal(rng, (2, 19, 19, in_ch), 3.0)
+  plain_layer = layers.ConvLayer(8, kernel, stride, pool, impl='xla')
+  cpu_layer = layers.ConvLayer(8, kernel, stride, pool, impl='cpu')
+  params = plain_layer.init(jax.random.PRNGKey(0), x, train=False)
+  # Same parameter tree either way, so checkpoints move between the paths.
+  assert jax.tree.structure(params) == jax.tree.structure(
+      cpu_layer.init(jax.random.PRNGKey(0), x, train=False))
+  _assert_agree(lambda p, x: plain_layer.apply(p, x, train=True),
+                lambda p, x: cpu_layer.apply(p, x, train=True), (params, x),
+                rtol=1e-4, atol=1e-4)
+
+
+def _tiny_mtcnn(conv_impl):
+  config = default.get_config('demo').model
+  config.conv_features = (8, 8, 8, 8)
+  config.fc_features = (16, 12)
+  config.dropout_rate = 0.0
+  config.conv_impl = conv_impl
+  return models.build_model(config, num_tags=4)
+
+
+def test_mtcnn_loss_and_gradients_match_plain():
+  images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3)), jnp.uint8)
+  plain, cpu = _tiny_mtcnn('xla'), _tiny_mtcnn('cpu')
+  params = plain.init(jax.random.PRNGKey(0), images)['params']
+
+  def loss(model):
+    def fn(params):
+      out = model.apply({'params': params}, images, train=True)
+      return jnp.sum(out['aesthetic'] ** 2) + jnp.sum(jnp.sin(out['semantic']))
+    return jax.jit(jax.value_and_grad(fn))
+
+  want, want_grads = loss(plain)(params)
+  got, got_grads = loss(cpu)(params)
+  np.testing.assert_allclose(got, want, rtol=1e-4)
+  for path, g in jax.tree_util.tree_leaves_with_path(got_grads):
+    w = dict(jax.tree_util.tree_leaves_with_path(want_grads))[path]
+    scale = float(jnp.abs(w).max()) or 1.0
+    np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-4 * scale, err_msg=str(path))
+
+
+def test_bfloat16_cpu_path_runs_close_to_float32():
+  x = _normal(np.random.default_rng(0), (2, 23, 23, 3), 3.0)
+  w = _normal(np.random.default_rng(1), (11, 11, 3, 8))
+  want = cpu_conv.conv2d(x, w, (2, 2), ((0, 0), (0, 0)))
+  got = cpu_conv.conv2d(x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), (2, 2),
+                        ((0, 0), (0, 0)))
+  assert got.dtype == jnp.bfloat16
+  np.testing.assert_allclose(got.astype(jnp.float32), want, rtol=0.05,
+                             atol=0.05 * float(jnp.abs(want).max()))
+
+
+def test_resolve_impl():
+  assert cpu_conv.resolve_impl('xla') == 'xla'
+  assert cpu_conv.resolve_impl('cpu') == 'cpu'
+  assert cpu_conv.resolve_impl('auto') == ('cpu' if jax.default_backend() == 'cpu' else 'xla')
+  with pytest.raises(ValueError, match='conv_impl'):
+    cpu_conv.resolve_impl('onednn')
