@@ -3,16 +3,15 @@
 Where XLA:CPU's own kernels are slow for MTCNN #1 (measured, see benchmarks/README.md),
 this module computes the same functions another way, each with its own backward pass:
 
-- A convolution with few input channels (conv1: 11x11/2, 3 -> 64) is one matrix product
-  over im2col patches P (B*Ho*Wo, kh*kw*C): y = P @ W, and its kernel gradient is the
-  product dW = P^T @ dY over the same patches (kept from the forward pass). XLA:CPU's own
-  convolution is several times slower there, above all for the kernel gradient. Wider
-  convolutions (conv2-conv4) keep XLA's convolution, which runs them well; their input
-  gradient is XLA's too (a convolution of dY with the flipped kernel).
+- The kernel gradient of a convolution with few input channels (conv1: 11x11/2, 3 -> 64)
+  is one matrix product over im2col patches P (B*Ho*Wo, kh*kw*C): dW = P^T dY. XLA:CPU's
+  own kernel gradient is several times slower there. Forward passes, input gradients and
+  the kernel gradients of wide convolutions (conv2-conv4) stay XLA's convolutions, which
+  it runs well.
 - Max-pooling is a maximum of strided slices; its backward sends each window's gradient to
-  its first maximum, phase by phase, instead of the generic select-and-scatter / variadic
-  reduce-window that XLA:CPU runs single-threaded.
-- LRN sums shifted squares in one fused loop.
+  its first maximum, phase by phase, instead of the variadic reduce-window argmax and the
+  scatter that XLA:CPU runs as slow loops.
+- LRN's window sums are a product with a banded 0/1 matrix, so its gradient is one too.
 
 Every function here agrees with the plain path (lax.conv_general_dilated, reduce_window) in
 values and gradients up to float32 rounding (tests/test_cpu_conv.py). The plain path stays
@@ -30,7 +29,8 @@ IMPLS = ('xla', 'cpu', 'auto')
 # lax dimension numbers of NHWC inputs/outputs and HWIO kernels (what flax's nn.Conv uses).
 _NHWC_HWIO = lax.ConvDimensionNumbers((0, 3, 1, 2), (3, 2, 0, 1), (0, 3, 1, 2))
 
-# Convolutions with fewer input channels than this run as im2col matrix products.
+# Convolutions with fewer input channels than this get their kernel gradient as an im2col
+# matrix product.
 MATMUL_MAX_IN_CHANNELS = 16
 
 
@@ -73,46 +73,41 @@ def _use_matmul(kernel) -> bool:
   return kernel.shape[2] < MATMUL_MAX_IN_CHANNELS
 
 
-def _matmul_conv(x, kernel, strides, padding):
-  """(y, patches): the convolution as one matrix product over im2col patches."""
-  kh, kw, c, o = kernel.shape
-  xp = _pad_spatial(x, padding)
-  out_hw = _out_hw(xp.shape[1:3], (kh, kw), strides)
-  patches = _patches(xp, (kh, kw), strides, out_hw)
-  # float32 accumulation also for bfloat16 operands (AVX-512 BF16 / AMX products).
-  y = lax.dot(patches, kernel.reshape(kh * kw * c, o), preferred_element_type=jnp.float32)
-  return y.astype(x.dtype).reshape((x.shape[0],) + out_hw + (o,)), patches
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv2d(x, kernel, strides: tuple[int, int], padding: tuple[tuple[int, int], ...]):
-  """x (B, H, W, C), kernel (kh, kw, C, O) -> (B, Ho, Wo, O); padding ((lo, hi), (lo, hi))."""
-  return _conv2d_fwd(x, kernel, strides, padding)[0]
+  """x (B, H, W, C), kernel (kh, kw, C, O) -> (B, Ho, Wo, O); padding ((lo, hi), (lo, hi)).
+
+  The forward pass is XLA's convolution, which runs the forward well (conv1's too); the
+  backward pass is `_conv2d_bwd`.
+  """
+  return _lax_conv(x, kernel, strides, padding)
 
 
 def _conv2d_fwd(x, kernel, strides, padding):
-  if _use_matmul(kernel):
-    # The patches are kept for the kernel gradient: rebuilding them costs more time than
-    # keeping them costs memory (conv1 at batch 32: 0.55 GB in float32).
-    y, patches = _matmul_conv(x, kernel, strides, padding)
-    return y, (x, kernel, patches)
-  return _lax_conv(x, kernel, strides, padding), (x, kernel, None)
+  return _lax_conv(x, kernel, strides, padding), (x, kernel)
+
+
+def _kernel_grad_matmul(x, dy, kernel_shape, strides, padding):
+  """dW (kh, kw, C, O) = P(x)^T dY over every output pixel of the batch, as (dY^T P)^T: of
+  the operand orders, the one XLA:CPU's dot runs fastest here."""
+  kh, kw, c, o = kernel_shape
+  patches = _patches(_pad_spatial(x, padding), (kh, kw), strides, dy.shape[1:3])
+  dw = lax.dot_general(dy.reshape(-1, o), patches, (((0,), (0,)), ((), ())),
+                       preferred_element_type=jnp.float32)
+  return dw.T.reshape(kernel_shape)
 
 
 def _conv2d_bwd(strides, padding, residuals, dy):
-  x, kernel, patches = residuals
+  x, kernel = residuals
   # The input gradient is itself a convolution, which XLA:CPU runs well; XLA drops it when
   # nothing uses it (conv1's input is the image).
   _, input_vjp = jax.vjp(lambda x_: _lax_conv(x_, kernel, strides, padding), x)
   (dx,) = input_vjp(dy)
-  if patches is None:
+  if _use_matmul(kernel):
+    dw = _kernel_grad_matmul(x, dy, kernel.shape, strides, padding)
+  else:
     _, kernel_vjp = jax.vjp(lambda k_: _lax_conv(x, k_, strides, padding), kernel)
     (dw,) = kernel_vjp(dy)
-  else:
-    # dW = P^T dY over every output pixel of the batch, computed as (dY^T P)^T: of the
-    # operand orders, the one XLA:CPU's dot runs fastest here.
-    dw = lax.dot_general(dy.reshape(-1, kernel.shape[-1]), patches, (((0,), (0,)), ((), ())),
-                         preferred_element_type=jnp.float32).T.reshape(kernel.shape)
   return dx, dw.astype(kernel.dtype)
 
 
