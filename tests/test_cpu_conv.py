@@ -28,8 +28,7 @@ def _value_and_grads(fn, args, cotangent):
 
 
 def _assert_agree(plain, cpu, args, *, rtol=1e-5, atol=1e-5, seed=1):
-  out = plain(*args)
-  cotangent = _normal(np.random.default_rng(seed), out.shape)
+  cotangent = _normal(np.random.default_rng(seed), jax.eval_shape(plain, *args).shape)
   want, want_grads = _value_and_grads(jax.jit(plain), args, cotangent)
   got, got_grads = _value_and_grads(jax.jit(cpu), args, cotangent)
   np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
@@ -117,7 +116,7 @@ def _tiny_mtcnn(conv_impl):
 
 
 def test_mtcnn_loss_and_gradients_match_plain():
-  images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3)), jnp.uint8)
+  images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (2, 48, 48, 3)), jnp.uint8)
   plain, cpu = _tiny_mtcnn('xla'), _tiny_mtcnn('cpu')
   params = plain.init(jax.random.PRNGKey(0), images)['params']
 
