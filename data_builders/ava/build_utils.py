@@ -20,6 +20,13 @@ class SkipReportMixin:
   pool = None
   _num_workers: int = 1
 
+  def __init__(self, *, num_workers: int | None = None, progress: bool = False, **kwargs):
+    """num_workers: image worker processes (default: every core). progress: show a bar."""
+    self._num_workers = num_workers or images.default_num_workers()
+    self._progress = progress
+    self.last_report: report_lib.BuildReport | None = None
+    super().__init__(**kwargs)
+
   def _download_and_prepare(self, dl_manager, download_config=None):
     with images.worker_pool(self._num_workers) as self.pool:
       try:

@@ -58,13 +58,6 @@ class Photonet(build_utils.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
   ]
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
 
-  def __init__(self, *, num_workers: int | None = None, progress: bool = False, **kwargs):
-    """num_workers: image worker processes (default: every core). progress: show a bar."""
-    self._num_workers = num_workers or images.default_num_workers()
-    self._progress = progress
-    self.last_report: report_lib.BuildReport | None = None
-    super().__init__(**kwargs)
-
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
         features=common.record_features(num_bins=metadata.NUM_BINS, num_tags=0),
