@@ -55,8 +55,7 @@ case "$mode" in
     setup
     use_tcmalloc
     exec "$VENV/bin/python" -m aesthetic_jax.bench --config=configs/mtcnn.py \
-      --config.model.conv_impl=cpu --config.data.name=synthetic \
-      --config.data.data_dir="${DATA_DIR:-data}" "$@"
+      --config.data.name=synthetic --config.data.data_dir="${DATA_DIR:-data}" "$@"
     ;;
   *)
     echo "usage: ./run.sh [demo [main.py flags...]] | test [pytest args...] | bench [bench flags...]" >&2

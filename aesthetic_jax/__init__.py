@@ -4,6 +4,11 @@ Information" (IEEE TIP 2017), in JAX/Flax.
 `from aesthetic_jax import Scorer` scores photos with a trained model (aesthetic_jax.scorer).
 """
 
+from aesthetic_jax import xla_cpu
+
+# Before JAX starts its CPU backend: XLA's own convolutions, not YNNPACK's (xla_cpu.py).
+XLA_CPU_CONVOLUTIONS = xla_cpu.configure()
+
 __all__ = ['Scorer']
 
 

@@ -20,7 +20,7 @@ Loading needs numpy and jax only: neither Flax nor this project's training code.
 
 `load(path)` does the same and adds the model's evaluation preprocessing (PIL only): warp to
 info['resize_size'], centre crop info['crop_size'] (method.md section 1). The exported
-graph uses the plain XLA convolutions (model.conv_impl='xla'), which run on every platform.
+graph uses the plain pooling and LRN ops (model.conv_impl='xla'), the same on every platform.
 """
 
 import argparse
@@ -46,7 +46,7 @@ def export_scorer(scorer, path: str, *, platforms: Sequence[str] = DEFAULT_PLATF
   from aesthetic_jax import scorer as scorer_lib  # pylint: disable=g-import-not-at-top
   config = scorer.config.copy_and_resolve_references()
   with config.unlocked():
-    config.model.conv_impl = 'xla'  # same weights; lax convolutions lower for every platform
+    config.model.conv_impl = 'xla'  # same weights and values; one graph for every platform
   infer = scorer_lib.inference_function(scorer_lib.build_model(config, scorer.info),
                                         score_min=scorer.info.score_min)
   leaves, treedef = jax.tree.flatten(jax.device_get(scorer.variables))

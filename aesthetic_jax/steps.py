@@ -84,13 +84,19 @@ def train_step(state, batch, *, model, tx, config, num_tags: int, axis_name: str
     return terms['total'], (terms, new_model_state)
 
   grads, (terms, new_model_state) = jax.grad(loss_fn, has_aux=True)(state.params)
-  grads = lax.pmean(grads, axis_name)
-  terms = lax.pmean(terms, axis_name)
-  new_model_state = lax.pmean(new_model_state, axis_name)
+  grads, terms, new_model_state = _device_mean((grads, terms, new_model_state), axis_name)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   new_state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
                             opt_state=opt_state, model_state=new_model_state)
   return new_state, terms
+
+
+def _device_mean(tree, axis_name):
+  """lax.pmean over the devices of `axis_name`; on one device, the tree itself (XLA:CPU
+  would still copy every gradient through a one-device all-reduce, ~2 % of a step)."""
+  if lax.axis_size(axis_name) == 1:
+    return tree
+  return lax.pmean(tree, axis_name)
 
 
 def predictions(outputs, *, score_min: float = 1.0) -> dict[str, jax.Array]:

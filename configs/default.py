@@ -47,9 +47,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.model.pixel_mean = IMAGENET_MEAN
   config.model.pixel_std = IMAGENET_STD
   config.model.dtype = 'float32'  # compute dtype of the body; heads stay float32
-  # RAPID body's conv/pool/LRN: 'xla' (plain lax ops), 'cpu' (matrix products written for
-  # XLA:CPU, models/cpu_conv.py), 'auto' ('cpu' on a CPU backend, 'xla' on GPU/TPU).
-  config.model.conv_impl = 'xla'
+  # RAPID body's pooling and LRN: 'xla' (plain reduce-window ops), 'cpu' (written for XLA:CPU,
+  # models/cpu_conv.py), 'auto' ('cpu' on a CPU backend, 'xla' on GPU/TPU). Same values.
+  config.model.conv_impl = 'auto'
   # ImageNet backbones (body alexnet, vgg16, resnet18 or resnet50; models/backbones.py)
   config.model.width_divisor = 1  # every channel width / this (narrow test and demo bodies)
   config.model.stage_sizes = ()  # ResNet blocks per stage; () = the standard depth

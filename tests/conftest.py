@@ -5,6 +5,7 @@ import pathlib
 
 # Must happen before jax is first imported anywhere in the test session.
 os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
+import aesthetic_jax  # noqa: E402,F401  (adds its XLA:CPU flag before JAX starts: xla_cpu.py)
 
 import pytest  # noqa: E402
 from absl import flags  # noqa: E402

@@ -6,13 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax import lax
 
 from aesthetic_jax import models
 from aesthetic_jax.models import cpu_conv, layers
 from configs import default
-
-NHWC = ('NHWC', 'HWIO', 'NHWC')
 
 
 def _normal(rng, shape, scale=1.0):
@@ -34,39 +31,6 @@ def _assert_agree(plain, cpu, args, *, rtol=1e-5, atol=1e-5, seed=1):
   np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
   jax.tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=rtol, atol=atol),
                got_grads, want_grads)
-
-
-@pytest.mark.parametrize('size,in_ch,kernel,stride,padding', [
-    (23, 3, 11, 2, 'VALID'),       # conv1's shape, scaled down: the im2col matrix product
-    (12, 4, 3, 1, 'SAME'),         # few channels, stride 1
-    (11, 2, 4, 3, 'VALID'),        # even kernel, stride that skips trailing rows
-    (9, 2, 5, 1, ((1, 3), (2, 0))),  # explicit uneven padding
-    (8, 16, 3, 1, 'SAME'),         # wide input: XLA's convolution with the custom rule
-])
-def test_conv_matches_lax(size, in_ch, kernel, stride, padding):
-  rng = np.random.default_rng(0)
-  x = _normal(rng, (2, size, size, in_ch))
-  w = _normal(rng, (kernel, kernel, in_ch, 5))
-  dn = lax.conv_dimension_numbers(x.shape, w.shape, NHWC)
-
-  def plain(x, w):
-    return lax.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=dn)
-
-  def cpu(x, w):
-    return cpu_conv.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=dn)
-
-  _assert_agree(plain, cpu, (x, w), rtol=1e-4, atol=1e-4)
-
-
-def test_conv_falls_back_to_lax_for_dilation():
-  rng = np.random.default_rng(0)
-  x, w = _normal(rng, (1, 9, 9, 2)), _normal(rng, (3, 3, 2, 4))
-  dn = lax.conv_dimension_numbers(x.shape, w.shape, NHWC)
-  got = cpu_conv.conv_general_dilated(x, w, (1, 1), 'SAME', rhs_dilation=(2, 2),
-                                      dimension_numbers=dn)
-  want = lax.conv_general_dilated(x, w, (1, 1), 'SAME', rhs_dilation=(2, 2),
-                                  dimension_numbers=dn)
-  np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize('shape,window,strides', [
@@ -135,12 +99,13 @@ def test_mtcnn_loss_and_gradients_match_plain():
     np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-4 * scale, err_msg=str(path))
 
 
-def test_bfloat16_cpu_path_runs_close_to_float32():
+def test_bfloat16_conv_layer_runs_close_to_float32():
   x = _normal(np.random.default_rng(0), (2, 23, 23, 3), 3.0)
-  w = _normal(np.random.default_rng(1), (11, 11, 3, 8))
-  want = cpu_conv.conv2d(x, w, (2, 2), ((0, 0), (0, 0)))
-  got = cpu_conv.conv2d(x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), (2, 2),
-                        ((0, 0), (0, 0)))
+  layer = layers.ConvLayer(8, 11, 2, True, impl='cpu')
+  layer16 = layers.ConvLayer(8, 11, 2, True, dtype=jnp.bfloat16, impl='cpu')
+  params = layer.init(jax.random.PRNGKey(0), x, train=False)
+  want = layer.apply(params, x, train=False)
+  got = layer16.apply(params, x, train=False)
   assert got.dtype == jnp.bfloat16
   np.testing.assert_allclose(got.astype(jnp.float32), want, rtol=0.05,
                              atol=0.05 * float(jnp.abs(want).max()))
@@ -152,3 +117,29 @@ def test_resolve_impl():
   assert cpu_conv.resolve_impl('auto') == ('cpu' if jax.default_backend() == 'cpu' else 'xla')
   with pytest.raises(ValueError, match='conv_impl'):
     cpu_conv.resolve_impl('onednn')
+
+
+@pytest.mark.parametrize('window,strides,padding', [
+    ((3, 3), (2, 2), ((0, 0), (0, 0))),  # AlexNet
+    ((2, 2), (2, 2), ((0, 0), (0, 0))),  # VGG-16
+    ((3, 3), (2, 2), ((1, 1), (1, 1))),  # ResNet's stem: -inf padding
+])
+def test_backbone_pools_match_flax(window, strides, padding):
+  x = jnp.asarray(np.random.default_rng(0).integers(-2, 3, size=(2, 9, 8, 3)), jnp.float32)
+  _assert_agree(lambda x: cpu_conv.pool(x, window, strides, impl='xla', padding=padding),
+                lambda x: cpu_conv.pool(x, window, strides, impl='cpu', padding=padding),
+                (x,), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize('body', ['alexnet', 'resnet18'])
+def test_backbone_with_cpu_pooling_matches_plain(body):
+  from aesthetic_jax.models import backbones
+  kwargs = dict(width_divisor=16, dropout_rate=0.0,
+                stage_sizes=(1, 1, 1, 1) if body == 'resnet18' else ())
+  plain = backbones.build_backbone(body, pool_impl='xla', **kwargs)
+  cpu = backbones.build_backbone(body, pool_impl='cpu', **kwargs)
+  x = _normal(np.random.default_rng(0), (2, 67, 67, 3))
+  variables = plain.init(jax.random.PRNGKey(0), x, train=False)
+  _assert_agree(lambda v, x: plain.apply(v, x, train=False),
+                lambda v, x: cpu.apply(v, x, train=False), (variables, x),
+                rtol=1e-4, atol=1e-5)

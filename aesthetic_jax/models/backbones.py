@@ -29,6 +29,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from aesthetic_jax.models import cpu_conv
+
 BODIES = ('alexnet', 'vgg16', 'resnet18', 'resnet50')
 
 # Features index, output width, kernel, stride, padding of torchvision's AlexNet convs;
@@ -99,6 +101,7 @@ class AlexNet(nn.Module):
   width_divisor: int = 1
   dropout_rate: float = 0.5
   dtype: Any = jnp.float32
+  pool_impl: str = 'auto'  # model.conv_impl: max-pooling of models/cpu_conv.py on CPU
 
   @nn.compact
   def __call__(self, x, *, train: bool):
@@ -106,7 +109,7 @@ class AlexNet(nn.Module):
       x = nn.relu(_conv(width // self.width_divisor, kernel, stride, padding,
                         f'features_{index}', dtype=self.dtype)(x))
       if index in _ALEXNET_POOLS:
-        x = nn.max_pool(x, (3, 3), strides=(2, 2))
+        x = cpu_conv.pool(x, (3, 3), (2, 2), impl=self.pool_impl)
     x = _flatten_chw(adaptive_avg_pool(x, (6, 6)))
     for name in ('classifier_1', 'classifier_4'):
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
@@ -123,6 +126,7 @@ class VGG16(nn.Module):
   width_divisor: int = 1
   dropout_rate: float = 0.5
   dtype: Any = jnp.float32
+  pool_impl: str = 'auto'  # model.conv_impl: max-pooling of models/cpu_conv.py on CPU
 
   @nn.compact
   def __call__(self, x, *, train: bool):
@@ -132,7 +136,7 @@ class VGG16(nn.Module):
         x = nn.relu(_conv(width // self.width_divisor, 3, 1, 1, f'features_{index}',
                           dtype=self.dtype)(x))
         index += 2
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      x = cpu_conv.pool(x, (2, 2), (2, 2), impl=self.pool_impl)
       index += 1
     x = _flatten_chw(adaptive_avg_pool(x, (7, 7)))
     for name in ('classifier_0', 'classifier_3'):
@@ -199,6 +203,7 @@ class ResNet(nn.Module):
   width_divisor: int = 1
   batch_norm_axis: str | None = None
   dtype: Any = jnp.float32
+  pool_impl: str = 'auto'  # model.conv_impl: max-pooling of models/cpu_conv.py on CPU
 
   @nn.compact
   def __call__(self, x, *, train: bool):
@@ -208,7 +213,7 @@ class ResNet(nn.Module):
     width = 64 // self.width_divisor
     x = _conv(width, 7, 2, 3, 'conv1', use_bias=False, dtype=self.dtype)(x)
     x = nn.relu(norm(name='bn1')(x))
-    x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    x = cpu_conv.pool(x, (3, 3), (2, 2), impl=self.pool_impl, padding=((1, 1), (1, 1)))
     in_width = width
     for i, blocks in enumerate(self.stage_sizes):
       planes = width * 2 ** i
@@ -223,22 +228,24 @@ class ResNet(nn.Module):
 
 def build_backbone(body: str, *, width_divisor: int = 1, stage_sizes: Sequence[int] = (),
                    dropout_rate: float = 0.5, batch_norm_axis: str | None = None,
-                   dtype: Any = jnp.float32, name: str | None = None) -> nn.Module:
+                   dtype: Any = jnp.float32, pool_impl: str = 'auto',
+                   name: str | None = None) -> nn.Module:
   """The backbone `body` (one of BODIES); `width_divisor` > 1 narrows every layer (tests).
 
   stage_sizes: ResNet blocks per stage, () for the standard depth.
   batch_norm_axis: mapped axis over which batch statistics are averaged in training.
+  pool_impl: model.conv_impl ('auto': models/cpu_conv.py's max-pooling on a CPU backend).
   """
   if width_divisor < 1:
     raise ValueError(f'width_divisor must be >= 1, got {width_divisor}.')
   if body == 'alexnet':
-    return AlexNet(width_divisor, dropout_rate, dtype, name=name)
+    return AlexNet(width_divisor, dropout_rate, dtype, pool_impl, name=name)
   if body == 'vgg16':
-    return VGG16(width_divisor, dropout_rate, dtype, name=name)
+    return VGG16(width_divisor, dropout_rate, dtype, pool_impl, name=name)
   if body in _RESNET_STAGE_SIZES:
     block = BasicBlock if body == 'resnet18' else Bottleneck
     return ResNet(block, tuple(stage_sizes) or _RESNET_STAGE_SIZES[body], width_divisor,
-                  batch_norm_axis, dtype, name=name)
+                  batch_norm_axis, dtype, pool_impl, name=name)
   raise ValueError(f'Unknown backbone {body!r}; choose one of {BODIES}.')
 
 
@@ -247,7 +254,8 @@ def backbone_kwargs(model_config) -> dict[str, Any]:
   return dict(width_divisor=int(model_config.get('width_divisor', 1)),
               stage_sizes=tuple(model_config.get('stage_sizes', ())),
               dropout_rate=float(model_config.dropout_rate),
-              batch_norm_axis=model_config.get('batch_norm_axis', '') or None)
+              batch_norm_axis=model_config.get('batch_norm_axis', '') or None,
+              pool_impl=model_config.get('conv_impl', 'auto'))
 
 
 def layer_factory(model_config, dtype):

@@ -1,37 +1,30 @@
-"""Convolution, max-pooling and LRN written for XLA:CPU (`model.conv_impl='cpu'`).
+"""Max-pooling and LRN written for XLA:CPU: the conv layers' `model.conv_impl='cpu'`.
 
-Where XLA:CPU's own kernels are slow for MTCNN #1 (measured, see benchmarks/README.md),
-this module computes the same functions another way, each with its own backward pass:
+XLA:CPU runs the plain path's pooling and LRN gradients (variadic reduce-window argmax,
+select-and-scatter, reduce-window over channels) as slow loops: on MTCNN #1 they cost more
+than a third of a training step (benchmarks/README.md). This module computes the same
+functions another way, each with its own backward pass:
 
-- The kernel gradient of a convolution with few input channels (conv1: 11x11/2, 3 -> 64)
-  is one matrix product over im2col patches P (B*Ho*Wo, kh*kw*C): dW = P^T dY. XLA:CPU's
-  own kernel gradient is several times slower there. Forward passes, input gradients and
-  the kernel gradients of wide convolutions (conv2-conv4) stay XLA's convolutions, which
-  it runs well.
 - Max-pooling is a maximum of strided slices; its backward sends each window's gradient to
-  its first maximum, phase by phase, instead of the variadic reduce-window argmax and the
-  scatter that XLA:CPU runs as slow loops.
+  its first maximum, phase by phase, with no argmax reduce-window and no scatter.
 - LRN's window sums are a product with a banded 0/1 matrix, so its gradient is one too.
 
-Every function here agrees with the plain path (lax.conv_general_dilated, reduce_window) in
-values and gradients up to float32 rounding (tests/test_cpu_conv.py). The plain path stays
-the default and is what 'auto' picks on GPU/TPU (`resolve_impl`).
+The convolutions themselves stay `lax.conv_general_dilated` on every path; on CPU they run
+XLA's Eigen kernels, which aesthetic_jax/xla_cpu.py selects for the whole process.
+
+Both functions agree with the plain path (flax max_pool, reduce_window LRN) in values and
+gradients up to float32 rounding (tests/test_cpu_conv.py). The plain path is what 'auto'
+(the default) picks on GPU/TPU (`resolve_impl`).
 """
 
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 IMPLS = ('xla', 'cpu', 'auto')
-
-# lax dimension numbers of NHWC inputs/outputs and HWIO kernels (what flax's nn.Conv uses).
-_NHWC_HWIO = lax.ConvDimensionNumbers((0, 3, 1, 2), (3, 2, 0, 1), (0, 3, 1, 2))
-
-# Convolutions with fewer input channels than this get their kernel gradient as an im2col
-# matrix product.
-MATMUL_MAX_IN_CHANNELS = 16
 
 
 def resolve_impl(impl: str) -> str:
@@ -45,102 +38,6 @@ def resolve_impl(impl: str) -> str:
 
 def _out_hw(padded_hw, kernel_hw, strides):
   return tuple((p - k) // s + 1 for p, k, s in zip(padded_hw, kernel_hw, strides))
-
-
-def _pad_spatial(x, padding):
-  return jnp.pad(x, ((0, 0), tuple(padding[0]), tuple(padding[1]), (0, 0)))
-
-
-def _patches(x, kernel_hw, strides, out_hw):
-  """Padded x (B, Hp, Wp, C) -> patches (B*Ho*Wo, kh*kw*C), ordered (i, j, c) like HWIO.
-
-  One gather on the (B, Hp, Wp*C) view: each patch row is kh runs of kw*C contiguous
-  values, which XLA:CPU copies several times faster than C-sized pieces.
-  """
-  (kh, kw), (sh, sw), (ho, wo) = kernel_hw, strides, out_hw
-  b, hp, wp, c = x.shape
-  rows = (jnp.arange(ho) * sh)[:, None] + jnp.arange(kh)[None, :]  # (Ho, kh)
-  cols = (jnp.arange(wo) * sw * c)[:, None] + jnp.arange(kw * c)[None, :]  # (Wo, kw*C)
-  p = x.reshape(b, hp, wp * c)[:, rows[:, None, :, None], cols[None, :, None, :]]
-  return p.reshape(-1, kh * kw * c)  # from (B, Ho, Wo, kh, kw*C)
-
-
-def _lax_conv(x, kernel, strides, padding):
-  return lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=_NHWC_HWIO)
-
-
-def _use_matmul(kernel) -> bool:
-  return kernel.shape[2] < MATMUL_MAX_IN_CHANNELS
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def conv2d(x, kernel, strides: tuple[int, int], padding: tuple[tuple[int, int], ...]):
-  """x (B, H, W, C), kernel (kh, kw, C, O) -> (B, Ho, Wo, O); padding ((lo, hi), (lo, hi)).
-
-  The forward pass is XLA's convolution, which runs the forward well (conv1's too); the
-  backward pass is `_conv2d_bwd`.
-  """
-  return _lax_conv(x, kernel, strides, padding)
-
-
-def _conv2d_fwd(x, kernel, strides, padding):
-  return _lax_conv(x, kernel, strides, padding), (x, kernel)
-
-
-def _kernel_grad_matmul(x, dy, kernel_shape, strides, padding):
-  """dW (kh, kw, C, O) = P(x)^T dY over every output pixel of the batch, as (dY^T P)^T: of
-  the operand orders, the one XLA:CPU's dot runs fastest here."""
-  kh, kw, c, o = kernel_shape
-  patches = _patches(_pad_spatial(x, padding), (kh, kw), strides, dy.shape[1:3])
-  dw = lax.dot_general(dy.reshape(-1, o), patches, (((0,), (0,)), ((), ())),
-                       preferred_element_type=jnp.float32)
-  return dw.T.reshape(kernel_shape)
-
-
-def _conv2d_bwd(strides, padding, residuals, dy):
-  x, kernel = residuals
-  # The input gradient is itself a convolution, which XLA:CPU runs well; XLA drops it when
-  # nothing uses it (conv1's input is the image).
-  _, input_vjp = jax.vjp(lambda x_: _lax_conv(x_, kernel, strides, padding), x)
-  (dx,) = input_vjp(dy)
-  if _use_matmul(kernel):
-    dw = _kernel_grad_matmul(x, dy, kernel.shape, strides, padding)
-  else:
-    _, kernel_vjp = jax.vjp(lambda k_: _lax_conv(x, k_, strides, padding), kernel)
-    (dw,) = kernel_vjp(dy)
-  return dx, dw.astype(kernel.dtype)
-
-
-conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
-
-
-def _explicit_padding(padding, in_hw, kernel_hw, strides):
-  if isinstance(padding, str):
-    return tuple(lax.padtype_to_pads(in_hw, kernel_hw, strides, padding))
-  return tuple(tuple(p) for p in padding)
-
-
-def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
-                         rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
-                         precision=None, preferred_element_type=None):
-  """Drop-in for `lax.conv_general_dilated` (flax `nn.Conv(conv_general_dilated=...)`).
-
-  2-D NHWC/HWIO convolutions without dilation or groups go through `conv2d`; anything else
-  falls back to the lax op unchanged.
-  """
-  dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-  simple = (lhs.ndim == 4 and dn == _NHWC_HWIO and feature_group_count == 1
-            and all(d == 1 for d in (lhs_dilation or ()) + (rhs_dilation or ()))
-            and preferred_element_type is None and lhs.dtype == rhs.dtype)
-  if not simple:
-    return lax.conv_general_dilated(
-        lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
-        feature_group_count=feature_group_count, precision=precision,
-        preferred_element_type=preferred_element_type)
-  strides = tuple(int(s) for s in window_strides)
-  pads = _explicit_padding(padding, lhs.shape[1:3], rhs.shape[:2], strides)
-  return conv2d(lhs, rhs, strides, pads)
 
 
 def _window_slices(x, window, strides, out_hw):
@@ -215,6 +112,17 @@ def _max_pool_bwd(window, strides, residuals, dy):
 
 
 max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
+
+
+def pool(x, window: tuple[int, int], strides: tuple[int, int], *, impl: str,
+         padding: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))):
+  """Max-pooling of x (B, H, W, C) -> (B, Ho, Wo, C) as `flax.linen.max_pool` with explicit
+  (-inf) padding: this module's `max_pool` when `impl` resolves to 'cpu', else flax's."""
+  if resolve_impl(impl) != 'cpu':
+    return nn.max_pool(x, window, strides=strides, padding=padding)
+  if any(p for pair in padding for p in pair):
+    x = jnp.pad(x, ((0, 0), *padding, (0, 0)), constant_values=-jnp.inf)
+  return max_pool(x, tuple(window), tuple(strides))
 
 
 def local_response_norm(x, *, size: int, alpha: float, beta: float, k: float):

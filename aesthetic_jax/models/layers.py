@@ -23,7 +23,7 @@ class LocalResponseNorm(nn.Module):
   alpha: float = 1e-4
   beta: float = 0.75
   k: float = 2.0
-  impl: str = 'xla'  # 'cpu': models/cpu_conv.py (model.conv_impl)
+  impl: str = 'auto'  # model.conv_impl: 'xla', 'cpu' (models/cpu_conv.py) or 'auto'
 
   @nn.compact
   def __call__(self, x):  # (B, H, W, C) -> (B, H, W, C)
@@ -46,9 +46,9 @@ class ConvLayer(nn.Module):
   stride: int = 1
   pool_and_norm: bool = False
   dtype: jnp.dtype = jnp.float32
-  # 'xla': lax convolution and reduce_window; 'cpu': matrix products (models/cpu_conv.py);
-  # 'auto': 'cpu' on a CPU backend, else 'xla'. Same parameters and values either way.
-  impl: str = 'xla'
+  # Pooling and LRN: 'xla' flax/lax reduce-window ops; 'cpu' models/cpu_conv.py; 'auto'
+  # 'cpu' on a CPU backend, else 'xla'. Same parameters and values either way.
+  impl: str = 'auto'
 
   @nn.compact
   def __call__(self, x, *, train: bool):
@@ -56,7 +56,6 @@ class ConvLayer(nn.Module):
     cpu = cpu_conv.resolve_impl(self.impl) == 'cpu'
     x = nn.Conv(self.features, (self.kernel_size, self.kernel_size), strides=self.stride,
                 padding='SAME' if self.stride == 1 else 'VALID', dtype=self.dtype,
-                conv_general_dilated=cpu_conv.conv_general_dilated if cpu else None,
                 name='conv')(x)
     if not self.pool_and_norm:
       return nn.relu(x)

@@ -71,7 +71,7 @@ def rapid_layer_factory(model_config, dtype) -> LayerFactory:
       return layers_lib.ConvLayer(
           features=model_config.conv_features[i], kernel_size=model_config.conv_kernels[i],
           stride=model_config.conv_strides[i], pool_and_norm=i < 2, dtype=dtype,
-          impl=model_config.get('conv_impl', 'xla'), name=name)
+          impl=model_config.get('conv_impl', 'auto'), name=name)
     if name in fc:
       return layers_lib.DenseLayer(features=model_config.fc_features[fc[name]],
                                    dropout_rate=model_config.dropout_rate, dtype=dtype,
