@@ -154,6 +154,8 @@ def train(config, workdir: str):
     writer.truncate_after(int(state.step))
     if jax.process_index() == 0:
       print(f'Resumed from the checkpoint at step {int(state.step)} in {workdir}.', flush=True)
+  else:
+    state = train_state.with_pretrained_weights(state, config)
 
   train_step = steps.shard_map_train_step(
       steps.bind_train_step(model, tx, config, num_tags), mesh)

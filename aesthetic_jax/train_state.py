@@ -5,6 +5,7 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from aesthetic_jax import models, omega as omega_lib, weights
@@ -84,14 +85,14 @@ def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation
 
 
 def create_train_state(config, model, tx, *, image_shape, rng) -> TrainState:
-  """Initialises parameters from `rng` for images of `image_shape` (H, W, 3)."""
+  """Initialises parameters from `rng` for images of `image_shape` (H, W, 3).
+
+  Random weights only; `with_pretrained_weights` puts model.init_from's arrays in after.
+  """
   init_rng, state_rng = jax.random.split(rng)
   variables = model.init(init_rng, jnp.zeros((1,) + tuple(image_shape), jnp.uint8), train=False)
   variables = dict(variables)
   params = variables.pop('params')
-  # Pretrained arrays (model.init_from) replace the random ones before the optimizer sees them.
-  params, variables = weights.initialise(params, variables, init_from=config.model.get(
-      'init_from', ''), body=config.model.body, log=_log)
   num_tasks = models.task_matrix(params).shape[1]
   return TrainState(
       step=jnp.zeros((), jnp.int32), params=params, model_state=variables,
@@ -99,6 +100,29 @@ def create_train_state(config, model, tx, *, image_shape, rng) -> TrainState:
       semantic_gate=jnp.ones((), jnp.float32),
       best_semantic_loss=jnp.full((), jnp.inf, jnp.float32),
       epochs_without_improvement=jnp.zeros((), jnp.int32))
+
+
+def with_pretrained_weights(state: TrainState, config) -> TrainState:
+  """`state` with model.init_from's arrays in place of its random ones (a fresh run only).
+
+  Runs on the host, outside jit: read inside a jitted initialiser, a VGG-16 body's 138M
+  values became constants of the compiled program. A resumed run takes its weights from
+  its own checkpoint instead, so init_from need not exist any more then. The optimizer
+  state (zero momentum) does not depend on the values and is kept; every array keeps its
+  sharding.
+  """
+  init_from = config.model.get('init_from', '')
+  if not init_from:
+    return state
+  params, model_state = weights.initialise(
+      jax.device_get(state.params), jax.device_get(state.model_state), init_from=init_from,
+      body=config.model.body, log=_log)
+
+  def place(new, old):
+    return jax.device_put(np.asarray(new, old.dtype), old.sharding)
+
+  return state.replace(params=jax.tree.map(place, params, state.params),
+                       model_state=jax.tree.map(place, model_state, state.model_state))
 
 
 def _log(message: str) -> None:

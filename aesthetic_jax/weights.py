@@ -405,10 +405,7 @@ def initialise(params, model_state, *, init_from: str, body: str, log=print):
     source = _backbone_source(path, target, body)
     what = f'imported {body} backbone'
   else:
-    import jax  # pylint: disable=g-import-not-at-top
-    # create_train_state runs under jit: reading must not be staged into the computation.
-    with jax.ensure_compile_time_eval():
-      variables, step = read_checkpoint_variables(path)
+    variables, step = read_checkpoint_variables(path)
     source = flax.traverse_util.flatten_dict(
         {'params': variables.get('params', {}), **variables.get('model_state', {})})
     what = f'checkpoint at step {step}'

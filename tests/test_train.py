@@ -38,6 +38,25 @@ def test_two_steps_then_resume(data_dir, tmp_path):
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
 
 
+def test_init_from_applies_to_a_fresh_run_only(data_dir, tmp_path, capsys):
+  """A run started from another run's weights resumes from its own checkpoint, even after
+  the source is gone (the source is read on the host, once, for a fresh run)."""
+  source, workdir = str(tmp_path / 'source'), str(tmp_path / 'run')
+  train.train_and_evaluate(tiny_config(data_dir), source)
+  transfer = tiny_config(data_dir, **{'model.init_from': source})
+  train.train_and_evaluate(transfer, workdir)
+  assert 'checkpoint at step 2' in capsys.readouterr().out
+  os.rename(source, source + '.moved')
+  train.train_and_evaluate(tiny_config(data_dir, num_epochs=2, **{'model.init_from': source}),
+                           workdir)
+  out = capsys.readouterr().out
+  assert 'Resumed from the checkpoint at step 2' in out and f'init_from {source}' not in out
+  assert [(r['kind'], r['step']) for r in _records(workdir)][-1] == ('eval', 4)
+  # A fresh run with a missing source still says what to put there.
+  with pytest.raises(FileNotFoundError, match='does not exist'):
+    train.train_and_evaluate(transfer, str(tmp_path / 'fresh'))
+
+
 def test_nan_loss_stops_with_the_step(data_dir, tmp_path):
   config = tiny_config(data_dir, **{'optimizer.learning_rate': 1e30, 'num_epochs': 3})
   with pytest.raises(train.NonFiniteLossError, match=r'at step \d+'):

@@ -149,7 +149,7 @@ def _create(config, num_tags=3):
   crop = config.input.crop_size
   state = jax.jit(lambda rng: train_state.create_train_state(
       config, model, tx, image_shape=(crop, crop, 3), rng=rng))(jax.random.PRNGKey(0))
-  return model, state
+  return model, train_state.with_pretrained_weights(state, config)
 
 
 def test_init_from_an_imported_backbone_gives_torchs_features(tmp_path, capsys):
