@@ -102,7 +102,9 @@ class TorchReference:
             'learning_rate': config.optimizer.learning_rate,
             'momentum': config.optimizer.momentum,
             'weight_decay': config.optimizer.weight_decay,
-            'semantic_weight': 1.0 / max(num_tags, 1)}
+            'semantic_weight': 1.0 / max(num_tags, 1),
+            'device': 'cuda' if jax.default_backend() == 'gpu' else 'cpu',
+            'dtype': config.model.dtype}
     self.proc = subprocess.Popen([python, str(TORCH_REFERENCE), '--spec', json.dumps(spec)],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     self.info = json.loads(self.proc.stdout.readline())
@@ -266,6 +268,9 @@ def run(config, *, num_steps, repeats, num_tags, with_data, torch_python='',
   results['eval_over_train'] = results['eval_img_per_s'] / results['train_step_img_per_s']
   # ru_maxrss is in KiB on Linux.
   results['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  device_stats = jax.devices()[0].memory_stats()  # None on CPU
+  if device_stats and 'peak_bytes_in_use' in device_stats:
+    results['device_peak_memory_mb'] = device_stats['peak_bytes_in_use'] / 2 ** 20
   results['load_average_1min'] = [load_before, os.getloadavg()[0]]
   return results
 

@@ -91,21 +91,30 @@ def make_batch(batch_size, spec, seed):
 
 
 class Runner:
-  """Holds the model, optimizer and fixed batches; times train and eval steps."""
+  """Holds the model, optimizer and fixed batches; times train and eval steps.
+
+  spec['device']: 'cpu' or 'cuda'; spec['dtype']: 'float32', or 'bfloat16' (autocast, as the
+  JAX model's compute dtype with float32 parameters).
+  """
 
   def __init__(self, spec):
     torch.manual_seed(0)
     self.spec = spec
-    self.model = MTCNN1(spec).to(memory_format=torch.channels_last)
+    self.device = torch.device(spec['device'])
+    self.model = MTCNN1(spec).to(self.device, memory_format=torch.channels_last)
     self.opt = make_optimizer(self.model, spec)
-    self.train_batch = make_batch(spec['batch_size'], spec, 0)
-    self.eval_images = make_batch(spec['eval_batch_size'], spec, 1)[0]
+    self.train_batch = [t.to(self.device) for t in make_batch(spec['batch_size'], spec, 0)]
+    self.eval_images = make_batch(spec['eval_batch_size'], spec, 1)[0].to(self.device)
     self.semantic_weight = spec['semantic_weight']
+    self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                   enabled=spec['dtype'] == 'bfloat16')
 
   def train_step(self):
     images, labels, tags = self.train_batch
     self.model.train()
-    aesthetic, semantic = self.model(images)
+    with self.autocast:
+      aesthetic, semantic = self.model(images)
+    aesthetic, semantic = aesthetic.float(), semantic.float()
     loss = F.cross_entropy(aesthetic, labels) + self.semantic_weight * (
         F.binary_cross_entropy_with_logits(semantic, tags, reduction='none').sum(1).mean())
     self.opt.zero_grad(set_to_none=True)
@@ -116,15 +125,22 @@ class Runner:
   @torch.inference_mode()
   def eval_step(self):
     self.model.eval()
-    aesthetic, semantic = self.model(self.eval_images)
-    return torch.softmax(aesthetic, -1)[:, 1], torch.sigmoid(semantic)
+    with self.autocast:
+      aesthetic, semantic = self.model(self.eval_images)
+    return torch.softmax(aesthetic.float(), -1)[:, 1], torch.sigmoid(semantic.float())
 
   def time(self, cmd, steps):
     fn = self.train_step if cmd == 'train' else self.eval_step
+    self._synchronize()
     start = time.perf_counter()
     for _ in range(steps):
       fn()
+    self._synchronize()
     return (time.perf_counter() - start) / steps
+
+  def _synchronize(self):
+    if self.device.type == 'cuda':
+      torch.cuda.synchronize()
 
 
 def default_spec():
@@ -133,7 +149,7 @@ def default_spec():
           'crop_size': 227, 'num_tags': 29, 'batch_size': 32, 'eval_batch_size': 128,
           'pixel_mean': [123.675, 116.28, 103.53], 'pixel_std': [58.395, 57.12, 57.375],
           'learning_rate': 0.01, 'momentum': 0.9, 'weight_decay': 5e-4,
-          'semantic_weight': 1 / 29, 'warmup_steps': 3}
+          'semantic_weight': 1 / 29, 'warmup_steps': 3, 'device': 'cpu', 'dtype': 'float32'}
 
 
 def serve(runner):
