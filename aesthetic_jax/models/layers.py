@@ -53,16 +53,13 @@ class ConvLayer(nn.Module):
   @nn.compact
   def __call__(self, x, *, train: bool):
     del train
-    cpu = cpu_conv.resolve_impl(self.impl) == 'cpu'
     x = nn.Conv(self.features, (self.kernel_size, self.kernel_size), strides=self.stride,
                 padding='SAME' if self.stride == 1 else 'VALID', dtype=self.dtype,
                 name='conv')(x)
     if not self.pool_and_norm:
       return nn.relu(x)
-    if cpu:  # max commutes with ReLU: pooling first leaves ReLU a quarter of the values
-      x = nn.relu(cpu_conv.max_pool(x, (3, 3), (2, 2)))
-    else:
-      x = nn.max_pool(nn.relu(x), (3, 3), strides=(2, 2))
+    # Max commutes with ReLU (values and gradients): pooling first leaves ReLU a quarter.
+    x = nn.relu(cpu_conv.pool(x, (3, 3), (2, 2), impl=self.impl))
     return LocalResponseNorm(impl=self.impl)(x)
 
 
