@@ -19,7 +19,10 @@ setuptools.setup(
                  'Semantic Information", in JAX/Flax.'),
     long_description=(_HERE / 'README.md').read_text(),
     long_description_content_type='text/markdown',
-    packages=setuptools.find_packages(include=['aesthetic_jax*', 'data_builders*']),
+    # configs/ is a package of its own (`from configs import default` in every config file),
+    # installed beside aesthetic_jax so that the experiment runner finds the paper's tables.
+    packages=setuptools.find_packages(include=['aesthetic_jax*', 'data_builders*', 'configs']),
+    package_data={'data_builders': ['*/README.md', '*/CITATIONS.bib']},
     python_requires='>=3.11',
     install_requires=_requirements('requirements.txt'),
     extras_require={'test': _requirements('requirements-test.txt')},

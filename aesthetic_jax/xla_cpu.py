@@ -2,43 +2,73 @@
 
 jaxlib 0.10.2's XLA:CPU hands every convolution to YNNPACK by default. On MTCNN #1 (batch 32,
 227x227, 2 AVX-512 cores) those kernels ran 2.5x (conv1 forward) to 8x (conv1 kernel
-gradient) slower than XLA's own Eigen convolutions, which reach 200-240 GFLOP/s, near the
-machine's float32 matrix-product peak (benchmarks/README.md). Matrix products and
-element-wise fusions stay with YNNPACK, which runs those well.
+gradient) slower than XLA's own Eigen convolutions (benchmarks/README.md, measured with
+`python benchmarks/conv_kernels.py`); the whole training step went from 11.8 to 31-36 img/s.
+Matrix products and element-wise fusions stay with YNNPACK, which runs those well.
 
-`configure()` runs when `aesthetic_jax` is imported: it adds EIGEN_CONVOLUTIONS to XLA_FLAGS
-unless the user already chose YNN fusion types there, and only for the jaxlib versions it was
-measured on (an unknown flag aborts XLA). It changes nothing on GPU/TPU, and nothing at all
-if JAX's CPU backend already started (import aesthetic_jax before running any JAX op).
+Importing this module (or any of aesthetic_jax) changes nothing. `configure()` is called by
+the command-line entry points (aesthetic_jax.cli) and by the Scorer, before JAX's CPU
+backend starts; a program of your own can call it first thing too. It adds the flag to
+XLA_FLAGS only for the jaxlib versions in DECISIONS (an unknown flag aborts XLA), and never
+when the user's XLA_FLAGS already chose. It changes nothing on GPU/TPU.
+
+DECISIONS records, per jaxlib version, what `benchmarks/conv_kernels.py` measured. The test
+suite fails when the pinned jaxlib (requirements.txt) has no entry: re-run the benchmark on
+the new version and add one.
 """
 
 import importlib.metadata
+import logging
 import os
 
 EIGEN_CONVOLUTIONS = '--xla_cpu_experimental_ynn_fusion_type=-individual_convolution'
 _USER_CHOICE = '--xla_cpu_experimental_ynn_fusion_type'
-MEASURED_JAXLIB = ('0.10.2',)
+
+# jaxlib version -> (use Eigen convolutions?, what the benchmark measured).
+DECISIONS = {
+    '0.10.2': (True, 'benchmarks/conv_kernels.py, 2026-11-29, 2 Xeon vCPUs: Eigen 2.5x (conv1 '
+                     'forward) to 8x (conv1 kernel gradient) faster than YNNPACK; MTCNN #1 step '
+                     '31-36 vs 11.8 img/s'),
+}
 
 
-def _jaxlib_version() -> str:
+def jaxlib_version() -> str:
   try:
     return importlib.metadata.version('jaxlib')
   except importlib.metadata.PackageNotFoundError:
     return ''
 
 
-def configure(environ=os.environ, jaxlib_version: str | None = None) -> str:
-  """Adds EIGEN_CONVOLUTIONS to environ['XLA_FLAGS'] where it applies; says what it did.
+def _backend_started() -> bool:
+  try:
+    from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
+    return bool(xla_bridge.backends_are_initialized())
+  except (ImportError, AttributeError):
+    return False
 
-  Returns 'eigen' (XLA_FLAGS now holds EIGEN_CONVOLUTIONS), 'user' (XLA_FLAGS already set
-  the YNN fusion types otherwise: left alone) or 'untested-jaxlib' (the flag is not known to
-  exist in that jaxlib: left alone).
+
+def configure(environ=None, jaxlib: str | None = None) -> str:
+  """Adds EIGEN_CONVOLUTIONS to environ['XLA_FLAGS'] where DECISIONS says so.
+
+  Returns what holds now: 'eigen' (the flag is set), 'user' (XLA_FLAGS already chose the YNN
+  fusion types otherwise: left alone), 'ynnpack' (DECISIONS says YNNPACK for this jaxlib),
+  'untested-jaxlib' (no decision for this version: left alone), or 'too-late' (JAX's
+  backends already started, so the flag could no longer take effect: left alone, with a
+  warning).
   """
+  environ = os.environ if environ is None else environ
   flags = environ.get('XLA_FLAGS', '')
   if _USER_CHOICE in flags:
     return 'eigen' if EIGEN_CONVOLUTIONS in flags.split() else 'user'
-  version = _jaxlib_version() if jaxlib_version is None else jaxlib_version
-  if version not in MEASURED_JAXLIB:
+  version = jaxlib_version() if jaxlib is None else jaxlib
+  if version not in DECISIONS:
     return 'untested-jaxlib'
+  if not DECISIONS[version][0]:
+    return 'ynnpack'
+  if environ is os.environ and _backend_started():
+    logging.warning('XLA:CPU convolutions stay on YNNPACK (about 2.8x slower here): JAX had '
+                    'already started when aesthetic_jax.xla_cpu.configure() ran. Call it '
+                    'before any JAX computation.')
+    return 'too-late'
   environ['XLA_FLAGS'] = f'{flags} {EIGEN_CONVOLUTIONS}'.strip()
   return 'eigen'

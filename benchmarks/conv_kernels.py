@@ -11,8 +11,11 @@ Shapes are those of configs/default.py at 227x227 crops (method.md section 4).
 import argparse
 import time
 
-import aesthetic_jax  # noqa: F401  (its XLA:CPU flag, unless XLA_FLAGS already chose)
-import jax
+from aesthetic_jax import xla_cpu
+
+SETTING = xla_cpu.configure()  # before JAX starts; unless XLA_FLAGS already chose
+
+import jax  # noqa: E402
 from jax import lax
 
 # name, input (H, W, C), kernel size, output channels, stride, padding
@@ -36,7 +39,7 @@ def main():
   parser.add_argument('--batch_size', type=int, default=32)
   parser.add_argument('--repeats', type=int, default=5)
   args = parser.parse_args()
-  print(f'XLA_FLAGS convolution setting: {aesthetic_jax.XLA_CPU_CONVOLUTIONS}; '
+  print(f'XLA_FLAGS convolution setting: {SETTING}; '
         f'backend {jax.default_backend()}')
   key = jax.random.PRNGKey(0)
   for name, (h, w, c), k, o, stride, padding in CONVS:

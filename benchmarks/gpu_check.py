@@ -7,7 +7,7 @@ mtcnn.py and resnet_ft.py, 227x227 crops), each in float32 and bfloat16 compute,
 one line per run: train img/s, achieved TFLOP/s (FLOPs from XLA's cost analysis of the
 compiled step) and MFU, the fraction of the device's peak dense rate for that dtype. On
 NVIDIA GPUs JAX runs float32 matrix products as TF32 by default, so float32 runs are compared
-with the TF32 peak. MTCNN #1 runs beside benchmarks/torch_reference.py (same network, on the
+with the TF32 peak. MTCNN #1 runs beside aesthetic_jax/bench/torch_reference.py (same network, on the
 same device) when --torch_python can import torch (with CUDA on a GPU).
 
 Also runs on a CPU (MFU then against the bench's own measured matmul peak); --quick takes
@@ -16,15 +16,17 @@ small batches and few steps, to check the script itself.
 
 import argparse
 import json
-import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for configs/
+from aesthetic_jax import xla_cpu
 
-import aesthetic_jax  # noqa: F401  (before JAX starts: its XLA:CPU setting)
+xla_cpu.configure()  # before JAX starts
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import jax
 
-from aesthetic_jax import bench
+from aesthetic_jax.bench import runner as bench
+from aesthetic_jax.bench import torch_process
 from configs import mtcnn, resnet_ft
 
 # Dense peak TFLOP/s by device kind (vendor datasheets, SXM parts): (bf16, tf32).
@@ -52,7 +54,7 @@ def main():
   parser.add_argument('--out', default='')
   parser.add_argument('--quick', action='store_true')
   args = parser.parse_args()
-  torch_python = bench.find_torch_python(args.torch_python) if args.torch_python else ''
+  torch_python = torch_process.find_torch_python(args.torch_python) if args.torch_python else ''
   device = jax.devices()[0]
   print(f'{len(jax.devices())} x {device.device_kind} ({device.platform}), jax {jax.__version__}',
         flush=True)

@@ -43,13 +43,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.model.conv_kernels = (11, 5, 3, 3)
   config.model.conv_strides = (2, 1, 1, 1)
   config.model.fc_features = (1000, 256)
+  # Hidden fc layers of the aesthetic path that leaves after conv2: MTCNN #3's aesthetic
+  # branch and Enhanced MTCNN's auxiliary branch. The paper counts the output layer as an fc
+  # layer, so its "two fully-connected layers" there are ONE hidden layer and the head
+  # (method.md section 4). Their width is not given: 0 means fc6's (the last fc_features).
+  config.model.conv2_branch_fc_layers = 1
+  config.model.conv2_branch_fc_width = 0
   config.model.dropout_rate = 0.5
   config.model.pixel_mean = IMAGENET_MEAN
   config.model.pixel_std = IMAGENET_STD
   config.model.dtype = 'float32'  # compute dtype of the body; heads stay float32
   # RAPID body's pooling and LRN: 'xla' (plain reduce-window ops), 'cpu' (written for XLA:CPU,
-  # models/cpu_conv.py), 'auto' ('cpu' on a CPU backend, 'xla' on GPU/TPU). Same values.
-  config.model.conv_impl = 'auto'
+  # model/cpu_pool_lrn.py), 'auto' ('cpu' on a CPU backend, 'xla' on GPU/TPU). Same values.
+  config.model.pool_lrn_impl = 'auto'
   # ImageNet backbones (body alexnet, vgg16, resnet18 or resnet50; models/backbones.py)
   config.model.width_divisor = 1  # every channel width / this (narrow test and demo bodies)
   config.model.stage_sizes = ()  # ResNet blocks per stage; () = the standard depth

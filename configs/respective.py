@@ -11,13 +11,13 @@ override --config.data.train_tag=NAME on any row.
 
 Rows (launch command, one row):
   landscape        Landscape (synthetic: sky)
-    python -m aesthetic_jax.main --config=configs/respective.py:landscape --workdir=workdir/respective/landscape
+    python -m aesthetic_jax.main --config=configs/respective.py:landscape --workdir=workdir/respective/landscape/seed0
   nature           Nature (synthetic: floral)
-    python -m aesthetic_jax.main --config=configs/respective.py:nature --workdir=workdir/respective/nature
+    python -m aesthetic_jax.main --config=configs/respective.py:nature --workdir=workdir/respective/nature/seed0
   still_life       Still Life (synthetic: macro)
-    python -m aesthetic_jax.main --config=configs/respective.py:still_life --workdir=workdir/respective/still_life
+    python -m aesthetic_jax.main --config=configs/respective.py:still_life --workdir=workdir/respective/still_life/seed0
   black_and_white  Black and White (synthetic: black_and_white)
-    python -m aesthetic_jax.main --config=configs/respective.py:black_and_white --workdir=workdir/respective/black_and_white
+    python -m aesthetic_jax.main --config=configs/respective.py:black_and_white --workdir=workdir/respective/black_and_white/seed0
 
 Append `:demo` to a row (`--config=configs/respective.py:nature:demo`) for the synthetic data.
 All four, with a results table (Markdown and CSV):
@@ -30,6 +30,8 @@ from configs.rows import Row
 
 TITLE = 'Respective CNNs: one STCNN per tag, trained and tested on that tag'
 COMPARE = ()
+# Each row tests on another tag's images: no two rows share a test set to pair.
+BASELINE = {}
 
 _TAGS = (
     # row, AVA tag name (AVA tags.txt), synthetic tag

@@ -13,25 +13,25 @@ train on the same images.
 
 Rows (paper's accuracy; launch command, one row):
   lambda0_delta0    72.19 %  MTCNN #1, lambda = 0 (STCNN), delta = 0
-    python -m aesthetic_jax.main --config=configs/table1.py:lambda0_delta0 --workdir=workdir/table1/lambda0_delta0
+    python -m aesthetic_jax.main --config=configs/table1.py:lambda0_delta0 --workdir=workdir/table1/lambda0_delta0/seed0
   lambda1m_delta0   76.15 %  MTCNN #1, lambda = 1/M, delta = 0 (semantic mAP 64.89 %)
-    python -m aesthetic_jax.main --config=configs/table1.py:lambda1m_delta0 --workdir=workdir/table1/lambda1m_delta0
+    python -m aesthetic_jax.main --config=configs/table1.py:lambda1m_delta0 --workdir=workdir/table1/lambda1m_delta0/seed0
   lambda2m_delta0   75.76 %  MTCNN #1, lambda = 2/M, delta = 0
-    python -m aesthetic_jax.main --config=configs/table1.py:lambda2m_delta0 --workdir=workdir/table1/lambda2m_delta0
+    python -m aesthetic_jax.main --config=configs/table1.py:lambda2m_delta0 --workdir=workdir/table1/lambda2m_delta0/seed0
   lambda1_delta0    73.54 %  MTCNN #1, lambda = 1, delta = 0
-    python -m aesthetic_jax.main --config=configs/table1.py:lambda1_delta0 --workdir=workdir/table1/lambda1_delta0
+    python -m aesthetic_jax.main --config=configs/table1.py:lambda1_delta0 --workdir=workdir/table1/lambda1_delta0/seed0
   lambda1es_delta0  73.43 %  MTCNN #1, lambda = 1, semantic early-stopped, delta = 0
-    python -m aesthetic_jax.main --config=configs/table1.py:lambda1es_delta0 --workdir=workdir/table1/lambda1es_delta0
+    python -m aesthetic_jax.main --config=configs/table1.py:lambda1es_delta0 --workdir=workdir/table1/lambda1es_delta0/seed0
   lambda0_delta1    75.13 %  MTCNN #1, lambda = 0 (STCNN), delta = 1
-    python -m aesthetic_jax.main --config=configs/table1.py:lambda0_delta1 --workdir=workdir/table1/lambda0_delta1
+    python -m aesthetic_jax.main --config=configs/table1.py:lambda0_delta1 --workdir=workdir/table1/lambda0_delta1/seed0
   lambda1m_delta1   75.90 %  MTCNN #1, lambda = 1/M, delta = 1
-    python -m aesthetic_jax.main --config=configs/table1.py:lambda1m_delta1 --workdir=workdir/table1/lambda1m_delta1
+    python -m aesthetic_jax.main --config=configs/table1.py:lambda1m_delta1 --workdir=workdir/table1/lambda1m_delta1/seed0
   lambda2m_delta1   75.82 %  MTCNN #1, lambda = 2/M, delta = 1
-    python -m aesthetic_jax.main --config=configs/table1.py:lambda2m_delta1 --workdir=workdir/table1/lambda2m_delta1
+    python -m aesthetic_jax.main --config=configs/table1.py:lambda2m_delta1 --workdir=workdir/table1/lambda2m_delta1/seed0
   lambda1_delta1    73.12 %  MTCNN #1, lambda = 1, delta = 1
-    python -m aesthetic_jax.main --config=configs/table1.py:lambda1_delta1 --workdir=workdir/table1/lambda1_delta1
+    python -m aesthetic_jax.main --config=configs/table1.py:lambda1_delta1 --workdir=workdir/table1/lambda1_delta1/seed0
   lambda1es_delta1  74.28 %  MTCNN #1, lambda = 1, semantic early-stopped, delta = 1
-    python -m aesthetic_jax.main --config=configs/table1.py:lambda1es_delta1 --workdir=workdir/table1/lambda1es_delta1
+    python -m aesthetic_jax.main --config=configs/table1.py:lambda1es_delta1 --workdir=workdir/table1/lambda1es_delta1/seed0
 
 Append `:demo` to a row (`--config=configs/table1.py:lambda1m_delta0:demo`) for the synthetic
 data. The whole table, with its results table (Markdown and CSV) and figures:
@@ -48,6 +48,9 @@ VALIDATION = {'data.validation_size': 5000}
 DEMO_VALIDATION = {'data.validation_size': 256}
 # Figures 5, 7 and 8 compare the single-task baseline with the balanced MTCNN #1.
 COMPARE = ('lambda0_delta0', 'lambda1m_delta0')
+# Each row is tested against the STCNN trained with the same delta.
+BASELINE = {f'{key}_delta{d}': f'lambda0_delta{d}' for d in (0, 1)
+            for key in ('lambda1m', 'lambda2m', 'lambda1', 'lambda1es')}
 
 _STRATEGIES = (
     # name, label, base, overrides, paper accuracy at delta 0 and delta 1

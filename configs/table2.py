@@ -7,21 +7,21 @@ with its main aesthetic head. The branch layouts are in aesthetic_jax/models/top
 
 Rows (paper's accuracy; launch command, one row):
   mtcnn1_delta0    76.15 %  MTCNN #1 (shared conv1-fc6), delta = 0
-    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn1_delta0 --workdir=workdir/table2/mtcnn1_delta0
+    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn1_delta0 --workdir=workdir/table2/mtcnn1_delta0/seed0
   mtcnn2_delta0    75.91 %  MTCNN #2 (shared conv1-conv4), delta = 0
-    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn2_delta0 --workdir=workdir/table2/mtcnn2_delta0
+    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn2_delta0 --workdir=workdir/table2/mtcnn2_delta0/seed0
   mtcnn3_delta0    75.92 %  MTCNN #3 (shared conv1-conv2), delta = 0
-    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn3_delta0 --workdir=workdir/table2/mtcnn3_delta0
+    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn3_delta0 --workdir=workdir/table2/mtcnn3_delta0/seed0
   enhanced_delta0  76.58 %  Enhanced MTCNN, delta = 0
-    python -m aesthetic_jax.main --config=configs/table2.py:enhanced_delta0 --workdir=workdir/table2/enhanced_delta0
+    python -m aesthetic_jax.main --config=configs/table2.py:enhanced_delta0 --workdir=workdir/table2/enhanced_delta0/seed0
   mtcnn1_delta1    75.90 %  MTCNN #1 (shared conv1-fc6), delta = 1
-    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn1_delta1 --workdir=workdir/table2/mtcnn1_delta1
+    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn1_delta1 --workdir=workdir/table2/mtcnn1_delta1/seed0
   mtcnn2_delta1    75.81 %  MTCNN #2 (shared conv1-conv4), delta = 1
-    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn2_delta1 --workdir=workdir/table2/mtcnn2_delta1
+    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn2_delta1 --workdir=workdir/table2/mtcnn2_delta1/seed0
   mtcnn3_delta1    75.37 %  MTCNN #3 (shared conv1-conv2), delta = 1
-    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn3_delta1 --workdir=workdir/table2/mtcnn3_delta1
+    python -m aesthetic_jax.main --config=configs/table2.py:mtcnn3_delta1 --workdir=workdir/table2/mtcnn3_delta1/seed0
   enhanced_delta1  76.04 %  Enhanced MTCNN, delta = 1
-    python -m aesthetic_jax.main --config=configs/table2.py:enhanced_delta1 --workdir=workdir/table2/enhanced_delta1
+    python -m aesthetic_jax.main --config=configs/table2.py:enhanced_delta1 --workdir=workdir/table2/enhanced_delta1/seed0
 
 Append `:demo` to a row (`--config=configs/table2.py:enhanced_delta0:demo`) for the synthetic
 data. The whole table, with its results table (Markdown and CSV) and figures:
@@ -34,6 +34,9 @@ from configs.rows import Row
 
 TITLE = 'Table II: MTCNN #1, #2, #3 and Enhanced MTCNN'
 COMPARE = ('mtcnn1_delta0', 'enhanced_delta0')
+# No STCNN in this table: each network against MTCNN #1 of the same delta.
+BASELINE = {f'{key}_delta{d}': f'mtcnn1_delta{d}' for d in (0, 1)
+            for key in ('mtcnn2', 'mtcnn3', 'enhanced')}
 
 _NETWORKS = (
     # name, label, overrides, paper accuracy at delta 0 and delta 1

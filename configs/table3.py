@@ -9,17 +9,17 @@ is reported as 'not available' by the runner.
 
 Rows (paper's accuracy; launch command, one row):
   alexnet_mtcnn  76.70 %  MTCNN #1, AlexNet FT
-    python -m aesthetic_jax.main --config=configs/table3.py:alexnet_mtcnn --workdir=workdir/table3/alexnet_mtcnn
+    python -m aesthetic_jax.main --config=configs/table3.py:alexnet_mtcnn --workdir=workdir/table3/alexnet_mtcnn/seed0
   alexnet_mtrl   77.35 %  MTRLCNN #1, AlexNet FT
-    python -m aesthetic_jax.main --config=configs/table3.py:alexnet_mtrl --workdir=workdir/table3/alexnet_mtrl
+    python -m aesthetic_jax.main --config=configs/table3.py:alexnet_mtrl --workdir=workdir/table3/alexnet_mtrl/seed0
   vgg16_mtcnn    77.73 %  MTCNN #1, VGG-16 FT
-    python -m aesthetic_jax.main --config=configs/table3.py:vgg16_mtcnn --workdir=workdir/table3/vgg16_mtcnn
+    python -m aesthetic_jax.main --config=configs/table3.py:vgg16_mtcnn --workdir=workdir/table3/vgg16_mtcnn/seed0
   vgg16_mtrl     78.46 %  MTRLCNN #1, VGG-16 FT
-    python -m aesthetic_jax.main --config=configs/table3.py:vgg16_mtrl --workdir=workdir/table3/vgg16_mtrl
+    python -m aesthetic_jax.main --config=configs/table3.py:vgg16_mtrl --workdir=workdir/table3/vgg16_mtrl/seed0
   resnet_mtcnn   78.56 %  MTCNN #1, ResNet FT
-    python -m aesthetic_jax.main --config=configs/table3.py:resnet_mtcnn --workdir=workdir/table3/resnet_mtcnn
+    python -m aesthetic_jax.main --config=configs/table3.py:resnet_mtcnn --workdir=workdir/table3/resnet_mtcnn/seed0
   resnet_mtrl    79.08 %  MTRLCNN #1, ResNet FT (semantic mAP 67.44 %)
-    python -m aesthetic_jax.main --config=configs/table3.py:resnet_mtrl --workdir=workdir/table3/resnet_mtrl
+    python -m aesthetic_jax.main --config=configs/table3.py:resnet_mtrl --workdir=workdir/table3/resnet_mtrl/seed0
 
 Append `:demo` to a row for the synthetic data (as far as the base config offers `:demo`).
 The whole table, with its results table (Markdown and CSV) and figures:
@@ -32,6 +32,8 @@ from configs.rows import Row
 
 TITLE = 'Table III: MTCNN #1 vs MTRLCNN #1, ImageNet-pretrained bodies fine-tuned'
 COMPARE = ('resnet_mtcnn', 'resnet_mtrl')
+# MTRLCNN against MTCNN on the same body.
+BASELINE = {f'{body}_mtrl': f'{body}_mtcnn' for body in ('alexnet', 'vgg16', 'resnet')}
 
 _BACKBONES = (
     # name, label, base config, paper accuracy of MTCNN and of MTRLCNN

@@ -8,9 +8,9 @@ Omega and its subtask correlation matrix (paper Fig. 9) to omega.json in its wor
 
 Rows (paper's accuracy; launch command, one row):
   mtcnn1  76.15 %  MTCNN #1, lambda = 1/M, delta = 0 (for comparison)
-    python -m aesthetic_jax.main --config=configs/table4.py:mtcnn1 --workdir=workdir/table4/mtcnn1
+    python -m aesthetic_jax.main --config=configs/table4.py:mtcnn1 --workdir=workdir/table4/mtcnn1/seed0
   mtrl1   76.56 %  MTRLCNN #1, lambda = 1/M, delta = 0
-    python -m aesthetic_jax.main --config=configs/table4.py:mtrl1 --workdir=workdir/table4/mtrl1
+    python -m aesthetic_jax.main --config=configs/table4.py:mtrl1 --workdir=workdir/table4/mtrl1/seed0
 
 Append `:demo` to a row (`--config=configs/table4.py:mtrl1:demo`) for the synthetic data.
 The whole table, with its results table (Markdown and CSV) and figures (Fig. 9 included):
@@ -23,6 +23,7 @@ from configs.rows import Row
 
 TITLE = 'Table IV (our rows): MTRLCNN #1'
 COMPARE = ('mtcnn1', 'mtrl1')
+BASELINE = {'mtrl1': 'mtcnn1'}
 
 _BALANCED = {'loss.semantic_weight': 1.0, 'loss.semantic_weight_unit': 'per_tag',
              'data.delta': 0.0}

@@ -1,4 +1,8 @@
-"""Test-wide set-up: 8 fake CPU devices, parsed absl flags, the shared metadata folder."""
+"""Test-wide set-up: 8 fake CPU devices, the process settings of the entry points, parsed
+absl flags, one tiny dataset and config for the whole session, the shared metadata folder.
+
+Tests marked `slow` train or run subprocesses end to end; `pytest -m "not slow"` skips them.
+"""
 
 import atexit
 import os
@@ -15,15 +19,26 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   _cache = tempfile.mkdtemp(prefix='aesthetic_jax_test_xla_cache_')
   os.environ['JAX_COMPILATION_CACHE_DIR'] = _cache
   atexit.register(shutil.rmtree, _cache, ignore_errors=True)
-import aesthetic_jax  # noqa: E402,F401  (adds its XLA:CPU flag before JAX starts: xla_cpu.py)
+
+from aesthetic_jax import xla_cpu  # noqa: E402
+
+# What every entry point does before JAX starts (importing aesthetic_jax does not).
+xla_cpu.configure()
 
 import pytest  # noqa: E402
 from absl import flags  # noqa: E402
+
+import tiny_config as tiny_config_lib  # noqa: E402
 
 # grain's worker processes read absl flags; outside absl.app.run they are unparsed.
 flags.FLAGS.mark_as_parsed()
 
 SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data'
+
+
+def pytest_configure(config):
+  config.addinivalue_line('markers', 'slow: trains end to end or runs subprocesses '
+                          '(deselect with -m "not slow")')
 
 
 @pytest.fixture
@@ -36,8 +51,18 @@ def shared_data() -> pathlib.Path:
 
 @pytest.fixture(scope='session')
 def tiny_data_dir(tmp_path_factory) -> str:
-  """A TFDS data_dir holding the built 'synthetic/tiny' dataset (64 train, 32 test images)."""
-  from aesthetic_jax import datasets
+  """A TFDS data_dir holding the built 'synthetic/tiny' dataset (64 train, 32 test images),
+  built once per session: every test that reads data uses this one."""
+  from aesthetic_jax.data import registry  # pylint: disable=g-import-not-at-top
   path = str(tmp_path_factory.mktemp('tfds'))
-  datasets.ensure_built('synthetic/tiny', path)
+  registry.ensure_built('synthetic/tiny', path)
   return path
+
+
+@pytest.fixture
+def tiny_config(tiny_data_dir):
+  """tiny_config(**overrides): the tiny test config (tests/tiny_config.py) on the session's
+  dataset, with dotted-key overrides, e.g. tiny_config(**{'mtrl.enabled': False})."""
+  def make(**overrides):
+    return tiny_config_lib.get_config(data_dir=tiny_data_dir, **overrides)
+  return make

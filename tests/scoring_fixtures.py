@@ -10,15 +10,19 @@ import numpy as np
 import orbax.checkpoint as ocp
 from PIL import Image
 
-from aesthetic_jax import datasets, models, scorer as scorer_lib, train_state
-from tiny import tiny_config
+import tiny_config
+from aesthetic_jax import model as models
+from aesthetic_jax.core.dataset_meta import DatasetMeta
+from aesthetic_jax.run_dir import RunDir
+from aesthetic_jax.train import state as train_state
 
 TAGS = ('sky', 'water', 'portrait', 'floral', 'architecture')
 
 
 def small_config(**overrides):
   """The tiny test network (8-channel convs, 32x32 crops); no dataset is read."""
-  config = tiny_config('/nonexistent', **{'model.distribution_head': True, **overrides})
+  config = tiny_config.get_config(data_dir='/nonexistent',
+                                  **{'model.distribution_head': True, **overrides})
   config.eval_batch_size = 16
   return config
 
@@ -26,11 +30,11 @@ def small_config(**overrides):
 def save_workdir(workdir: str, config, *, tag_names=TAGS, score_range=(1, 10), steps=(3,),
                  seed: int = 0):
   """A workdir as training leaves it (checkpoints/<step>/state, config.json,
-  model_info.json), holding randomly initialised weights. Returns the params saved last."""
+  model_info.json), holding randomly initialised weights, saved without checksums (as
+  before checksums existed: read unchecked). Returns the params saved last."""
   num_tags = len(tag_names) if config.model.architecture != 'stcnn' else 0
-  meta = datasets.DatasetMeta(name='synthetic/tiny', tag_names=tuple(tag_names),
-                              score_min=score_range[0], score_max=score_range[1],
-                              label_threshold=5.0, split_sizes={})
+  meta = DatasetMeta(name='synthetic/tiny', tag_names=tuple(tag_names),
+                     score_min=score_range[0], score_max=score_range[1], label_threshold=5.0)
   model = models.build_model(config.model, num_tags=num_tags, num_bins=meta.num_bins)
   tx = train_state.make_optimizer(config, 1)
   crop = config.input.crop_size
@@ -45,7 +49,7 @@ def save_workdir(workdir: str, config, *, tag_names=TAGS, score_range=(1, 10), s
     manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state)))
     manager.wait_until_finished()
   manager.close()
-  scorer_lib.write_run_info(workdir, config, meta, num_tags=num_tags)
+  RunDir(workdir).write_run_info(config, meta.with_tags(num_tags))
   return jax.device_get(state.params)
 
 
@@ -65,9 +69,9 @@ def trained_workdir(tmp_path_factory, data_dir: str) -> str:
   once per test session (shared by the test files that need a real run)."""
   workdir = str(tmp_path_factory.getbasetemp() / 'trained_distribution_head')
   if not os.path.exists(os.path.join(workdir, 'test_predictions.npz')):
-    from aesthetic_jax import train  # pylint: disable=g-import-not-at-top
-    train.train_and_evaluate(tiny_config(data_dir, **{'model.distribution_head': True}),
-                             workdir)
+    from aesthetic_jax.train import loop as train  # pylint: disable=g-import-not-at-top
+    train.train_and_evaluate(tiny_config.get_config(
+        data_dir=data_dir, **{'model.distribution_head': True}), workdir)
   return workdir
 
 

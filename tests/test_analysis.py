@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aesthetic_jax import analyze
 from aesthetic_jax.analysis import correlation, curves, examples, filters, per_tag, runs
+from aesthetic_jax.cli import analyze as analyze_cli
+from aesthetic_jax.cli import entry
+from aesthetic_jax.run_dir import RunDir
+
+
+def _analyze(argv):
+  return entry.call(analyze_cli.main, argv)
 
 
 def _png_size(path):
@@ -100,24 +106,24 @@ def test_correlation_heat_map_keeps_the_names(tmp_path):
 
 def test_curves_series_and_plot(tmp_path):
   records = [
-      {'kind': 'train', 'step': 2, 'epoch': 1, 'total': 1.5, 'accuracy': 0.5},
+      {'kind': 'train', 'step': 2, 'epoch': 1, 'total_mean': 1.5, 'accuracy_mean': 0.5},
       {'kind': 'validation', 'step': 2, 'epoch': 1, 'semantic_loss': 4.0},
       {'kind': 'eval', 'step': 2, 'epoch': 1, 'accuracy': 0.6, 'aesthetic_loss': 0.7},
-      {'kind': 'train', 'step': 4, 'epoch': 2, 'total': 1.2, 'accuracy': 0.75},
+      {'kind': 'train', 'step': 4, 'epoch': 2, 'total_mean': 1.2, 'accuracy_mean': 0.75},
       {'kind': 'eval', 'step': 4, 'epoch': 2, 'accuracy': 0.65, 'aesthetic_loss': 0.6},
   ]
   got = curves.series(records)
-  assert got[('train', 'total')][1].tolist() == [1.5, 1.2]
+  assert got[('train', 'total_mean')][1].tolist() == [1.5, 1.2]
   assert got[('eval', 'accuracy')][0].tolist() == [1.0, 2.0]
   assert got[('validation', 'semantic_loss')][1].tolist() == [4.0]
   assert ('eval', 'semantic_loss') not in got
   rows = _csv(curves.write_csv({'r': got}, str(tmp_path / 'c.csv')))
-  assert ['r', 'train', 'total', '2', '1.2'] in rows
+  assert ['r', 'train', 'total_mean', '2', '1.2'] in rows
   assert min(_png_size(curves.plot({'r': got}, str(tmp_path / 'c.png'), title='t'))) > 300
 
 
 def _save_checkpoint(workdir, step, state):
-  """A checkpoint laid out as aesthetic_jax.checkpointing writes it (item 'state')."""
+  """A checkpoint laid out as training writes it (item 'state'; no checksums: unchecked)."""
   import orbax.checkpoint as ocp
   manager = ocp.CheckpointManager(os.path.join(workdir, 'checkpoints'),
                                   options=ocp.CheckpointManagerOptions(create=True))
@@ -127,12 +133,13 @@ def _save_checkpoint(workdir, step, state):
 
 
 @pytest.fixture(scope='module')
-def two_runs(tmp_path_factory):
+def two_runs(tmp_path_factory, tiny_data_dir):
   """Two hand-made run folders over the 32 test images of synthetic/tiny: 'mtrl' (with
-  omega.json) and 'stcnn', with metrics, predictions, config.json and a checkpoint each."""
-  from aesthetic_jax import datasets
+  omega.json and the model's tags) and 'stcnn' (no tags), with metrics, predictions,
+  config.json and a checkpoint each."""
+  from aesthetic_jax.data import registry as datasets
   root = tmp_path_factory.mktemp('analysis')
-  data_dir = str(root / 'tfds')
+  data_dir = tiny_data_dir
   sources, meta = datasets.open_dataset('synthetic/tiny', data_dir)
   test = sources['test']
   records = test.__getitems__(range(len(test)))
@@ -143,47 +150,53 @@ def two_runs(tmp_path_factory):
   paths = {}
   for k, name in enumerate(('mtrl', 'stcnn')):
     path = str(root / name)
-    os.makedirs(path)
+    run = RunDir(path).make()
     order = rng.permutation(len(ids)) if k else np.arange(len(ids))  # another image order
-    np.savez(os.path.join(path, 'test_predictions.npz'), image_id=ids[order],
-             label=label[order], tags=tags[order], p_high=rng.random(len(ids)),
-             mean_score=np.linspace(2, 8, len(ids)))
-    with open(os.path.join(path, 'metrics.jsonl'), 'w') as f:
-      for epoch in (1, 2):
-        f.write(json.dumps({'kind': 'train', 'step': 2 * epoch, 'epoch': epoch,
-                            'total': 1.0 / epoch, 'accuracy': 0.5}) + '\n')
-        f.write(json.dumps({'kind': 'eval', 'step': 2 * epoch, 'epoch': epoch,
-                            'accuracy': 0.5 + 0.1 * epoch, 'aesthetic_loss': 0.7}) + '\n')
+    run.write_predictions(dict(image_id=ids[order], label=label[order], tags=tags[order],
+                               p_high=rng.random(len(ids)),
+                               mean_score=np.linspace(2, 8, len(ids))))
+    for epoch in (1, 2):
+      run.metrics.append('train', 2 * epoch, {'epoch': epoch, 'total_mean': 1.0 / epoch,
+                                              'accuracy_mean': 0.5})
+      run.metrics.append('eval', 2 * epoch, {'epoch': epoch, 'accuracy': 0.5 + 0.1 * epoch,
+                                             'aesthetic_loss': 0.7})
     with open(os.path.join(path, 'config.json'), 'w') as f:
       json.dump({'data': {'name': 'synthetic/tiny', 'data_dir': data_dir}}, f)
+    with open(os.path.join(path, 'model_info.json'), 'w') as f:
+      json.dump(meta.with_tags(0 if name == 'stcnn' else meta.num_tags).to_json(), f)
     kernel = rng.normal(size=(11, 11, 3, 8)).astype(np.float32)
     _save_checkpoint(path, 4, {'params': {'shared': {'conv1': {'conv': {'kernel': kernel}}}},
                                'semantic_gate': np.float32(1.0)})
     paths[name] = path
   corr = np.eye(2 + meta.num_tags)
-  with open(os.path.join(paths['mtrl'], 'omega.json'), 'w') as f:
-    json.dump({'subtasks': ['low aesthetic', 'high aesthetic'] + list(meta.tag_names),
-               'omega': corr.tolist(), 'correlation': corr.tolist(), 'step': 4}, f)
+  RunDir(paths['mtrl']).write_omega({
+      'subtasks': ['low aesthetic', 'high aesthetic'] + list(meta.tag_names),
+      'omega': corr.tolist(), 'correlation': corr.tolist(), 'step': 4})
   return paths
 
 
 def test_analyze_all_on_run_folders(two_runs, tmp_path):
   out = str(tmp_path / 'figs')
-  assert analyze.main(['all', f'MTRL={two_runs["mtrl"]}', f'STCNN={two_runs["stcnn"]}',
-                       f'--out={out}']) == 0
+  # STCNN first: the tag names come from the first run whose model has the tags.
+  assert _analyze(['all', f'STCNN={two_runs["stcnn"]}', f'MTRL={two_runs["mtrl"]}',
+                   f'--out={out}']) == 0
+  assert _analyze(['filters', f'MTRL={two_runs["mtrl"]}', f'STCNN={two_runs["stcnn"]}',
+                   f'--out={out}']) == 0
+  assert _analyze(['examples', f'MTRL={two_runs["mtrl"]}', f'STCNN={two_runs["stcnn"]}',
+                   f'--out={out}']) == 0
   for name in ('training_curves.png', 'per_tag_accuracy.png', 'omega_correlation_MTRL.png',
                'conv1_filters_MTRL_vs_STCNN.png', 'right_MTRL_wrong_STCNN.png'):
     assert min(_png_size(os.path.join(out, name))) > 300, name
   a, b = (runs.read_predictions(runs.open_run(two_runs[k])) for k in ('mtrl', 'stcnn'))
-  # Per-tag accuracy, by the tag names in Omega's rows, against a direct count.
+  # Per-tag accuracy (STCNN's column first), by the MTRL run's tag names, against a count.
   rows = _csv(os.path.join(out, 'per_tag_accuracy.csv'))
   assert [r[0] for r in rows[1:]] == ['sky', 'water', 'portrait', 'floral', 'architecture',
                                       'night', 'macro', 'black_and_white', 'all test images']
-  right_a = (a['p_high'] > 0.5) == (a['label'] == 1)
+  right_b = (b['p_high'] > 0.5) == (b['label'] == 1)
   for m, row in enumerate(rows[1:9]):
-    on_tag = a['tags'][:, m]
+    on_tag = b['tags'][:, m]
     assert row[3] == str(on_tag.sum())
-    assert row[1] == ('' if not on_tag.any() else f'{100 * right_a[on_tag].mean():.2f}')
+    assert row[1] == ('' if not on_tag.any() else f'{100 * right_b[on_tag].mean():.2f}')
   # Fig. 7 shows exactly the checkpoints' conv1 kernels.
   kernels = np.load(os.path.join(out, 'conv1_filters_MTRL_vs_STCNN.npz'))
   _, params = runs.latest_params(runs.open_run(two_runs['mtrl']))
@@ -195,13 +208,13 @@ def test_analyze_all_on_run_folders(two_runs, tmp_path):
               if (pa > 0.5) == (y == 1) and (p_b[int(i)] > 0.5) != (y == 1)}
   listed = {int(r[0]) for r in _csv(os.path.join(out, 'right_MTRL_wrong_STCNN.csv'))[1:]}
   assert listed == expected and expected
-  images = examples.load_images('synthetic/tiny', runs.read_config(
-      runs.open_run(two_runs['mtrl']))['data']['data_dir'], sorted(expected)[:3])
+  images = examples.load_images('synthetic/tiny', runs.dataset_of(
+      runs.open_run(two_runs['mtrl']))[1], sorted(expected)[:3])
   assert sorted(images) == sorted(expected)[:3]
   assert all(im.dtype == np.uint8 and im.shape[2] == 3 for im in images.values())
 
 
 def test_analyze_refuses_what_it_cannot_draw(two_runs, capsys):
-  assert analyze.main(['correlation', two_runs['stcnn']]) == 2
+  assert _analyze(['correlation', two_runs['stcnn']]) == 2
   assert 'omega.json' in capsys.readouterr().err
-  assert analyze.main(['filters', two_runs['stcnn']]) == 2
+  assert _analyze(['filters', two_runs['stcnn']]) == 2

@@ -11,9 +11,12 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 import builder_fixtures as fx
-from aesthetic_jax import datasets, labels, preprocessing
-from data_builders.ava import ava, images, manual_dir, metadata, stats
-from data_builders.ava import report as report_lib
+from aesthetic_jax.core import labels
+from aesthetic_jax.data import preprocessing, registry as datasets
+from aesthetic_jax.cli import entry
+from data_builders.ava import ava, metadata, stats
+from data_builders.common import images, manual_dir, splits
+from data_builders.common import skip_report as report_lib
 
 
 def _parse(lines=None):
@@ -68,15 +71,15 @@ def test_tag_counting_and_the_strict_threshold():
 
 def test_paper_split_is_fixed_by_seed_and_ignores_order():
   ids = np.arange(1000, 1100)
-  train, test = metadata.paper_split(ids, 20, seed=0)
+  train, test = splits.paper_split(ids, 20, seed=0)
   assert len(train) == 80 and len(test) == 20 and not set(train) & set(test)
   assert set(train) | set(test) == set(ids.tolist())
-  train2, test2 = metadata.paper_split(ids[::-1].copy(), 20, seed=0)
+  train2, test2 = splits.paper_split(ids[::-1].copy(), 20, seed=0)
   np.testing.assert_array_equal(test, test2)
   np.testing.assert_array_equal(train, train2)
-  assert not np.array_equal(metadata.paper_split(ids, 20, seed=1)[1], test)
+  assert not np.array_equal(splits.paper_split(ids, 20, seed=1)[1], test)
   with pytest.raises(ValueError, match='no training images'):
-    metadata.paper_split(ids, 100)
+    splits.paper_split(ids, 100, 0)
 
 
 def test_official_split_reports_listed_ids_without_a_row():
@@ -94,18 +97,18 @@ def test_stats_command_on_the_fixture(tmp_path, capsys):
   assert got['selected_tag_ids'] == fx.AVA_KEPT_TAGS
   assert got['selected_tag_names'] == ['Abstract', 'Landscape', 'Nature']
   assert got['num_selected'] == 15 and got['num_test'] == 5 and got['num_train'] == 10
-  _, test = metadata.paper_split(np.array(fx.AVA_SELECTED), fx.AVA_NUM_TEST, 0)
+  _, test = splits.paper_split(np.array(fx.AVA_SELECTED), fx.AVA_NUM_TEST, 0)
   train_means = np.array([fx.ava_mean(i) for i in fx.AVA_SELECTED if i not in test])
   assert got['num_train_by_delta'] == {'0': 10, '1': int(np.sum(np.abs(train_means - 5) > 1))}
   assert got['num_mean_exactly_5'] == 2  # 1003 and 1012; 1010 (5.0) has no kept tag
   assert got['official'] == {'num_listed': 5, 'num_test': 4, 'num_train': 13,
                              'num_listed_not_in_ava_txt': 1}
   argv = ['--manual_dir', str(root), '--min_tag_images=2', '--num_test=5']
-  assert stats.main(argv + ['--json']) == 0
+  assert entry.call(stats.main, argv + ['--json']) == 0
   assert json.loads(capsys.readouterr().out) == got
-  assert stats.main(argv) == 0
+  assert entry.call(stats.main, argv) == 0
   assert 'Landscape' in capsys.readouterr().out
-  assert stats.main(['--manual_dir', str(tmp_path / 'nowhere')]) == 2
+  assert entry.call(stats.main, ['--manual_dir', str(tmp_path / 'nowhere')]) == 2
   assert str(tmp_path / 'nowhere') in capsys.readouterr().err
 
 
@@ -211,7 +214,7 @@ def paper(manual, tmp_path_factory):
 
 def test_paper_build_splits_and_skip_report(paper):
   records = _records(paper)
-  train_ids, test_ids = metadata.paper_split(np.array(fx.AVA_SELECTED), fx.AVA_NUM_TEST, 0)
+  train_ids, test_ids = splits.paper_split(np.array(fx.AVA_SELECTED), fx.AVA_NUM_TEST, 0)
   skipped = {i for ids in fx.AVA_SKIPPED.values() for i in ids}
   assert set(records['test']) == set(test_ids.tolist()) - skipped
   assert set(records['train']) == set(train_ids.tolist()) - skipped
@@ -325,5 +328,5 @@ def test_registered_configs_and_not_built_message(tmp_path):
   with pytest.raises(datasets.DatasetNotBuiltError) as error:
     datasets.ensure_built('ava/paper', str(tmp_path))
   message = str(error.value)
-  assert 'python -m aesthetic_jax.data build ava --config=paper' in message
+  assert 'python -m aesthetic_jax.data build ava/paper' in message
   assert 'images/<image_id>.jpg' in message

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from aesthetic_jax import models, weights
-from aesthetic_jax.models import backbones
+from aesthetic_jax import model as models
+from aesthetic_jax.init import torchvision as weights
+from aesthetic_jax.model import backbones
 from configs import default
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'backbones'
@@ -202,7 +203,8 @@ def test_module_names_are_torchvision_names():
 
 def test_one_data_parallel_train_step_with_batch_norm():
   """The train step (shard_map over 8 devices) updates batch_stats; eval reads them."""
-  from aesthetic_jax import steps, train_state  # pylint: disable=g-import-not-at-top
+  from aesthetic_jax.train import state as train_state  # pylint: disable=g-import-not-at-top
+  from aesthetic_jax.train import steps  # pylint: disable=g-import-not-at-top
   config = default.get_config('demo')
   config.model.body, config.model.width_divisor = 'resnet18', 16
   config.model.stage_sizes, config.batch_size = (1,), 8

@@ -12,7 +12,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aesthetic_jax import input_pipeline, losses, models, steps
+from aesthetic_jax import model as models
+from aesthetic_jax.core import losses
+from aesthetic_jax.data import pipeline as input_pipeline
+from aesthetic_jax.model import predictions as predictions_lib
+from aesthetic_jax.train import steps
 from scoring_fixtures import small_config, trained_workdir
 
 both_jit = pytest.mark.parametrize('jit', [False, True], ids=['eager', 'jit'])
@@ -134,13 +138,13 @@ def test_objective_adds_the_weighted_masked_emd():
 def test_predictions_mean_is_the_expectation():
   logits = jnp.stack([jnp.zeros(10), jnp.zeros(10).at[6].set(1e4),
                       jnp.log(jnp.array([.5, .5, 0, 0, 0, 0, 0, 0, 0, 1e-30]))])
-  out = steps.predictions({'aesthetic': jnp.array([[0., LN3]] * 3), 'distribution': logits},
+  out = predictions_lib.predictions({'aesthetic': jnp.array([[0., LN3]] * 3), 'distribution': logits},
                           score_min=1)
   np.testing.assert_allclose(out['predicted_mean_score'], [5.5, 7.0, 1.5], rtol=1e-5)
   np.testing.assert_allclose(out['score_distribution'].sum(-1), 1, rtol=1e-6)
   np.testing.assert_allclose(out['p_high'], 0.75, rtol=1e-6)
   # Photo.net's scale starts at 1 too, AVA's at 1; a scale from 0 shifts the mean by 1.
-  shifted = steps.predictions({'aesthetic': jnp.zeros((1, 2)), 'distribution': logits[:1]},
+  shifted = predictions_lib.predictions({'aesthetic': jnp.zeros((1, 2)), 'distribution': logits[:1]},
                               score_min=0)
   np.testing.assert_allclose(shifted['predicted_mean_score'], [4.5], rtol=1e-6)
 
@@ -170,7 +174,7 @@ def test_training_with_the_head(tiny_data_dir, tmp_path_factory):
     records = [json.loads(line) for line in f]
   train_record = next(r for r in records if r['kind'] == 'train')
   eval_record = next(r for r in records if r['kind'] == 'eval')
-  assert 0 < train_record['distribution'] < 1
+  assert 0 < train_record['distribution_mean'] < 1
   assert 0 < eval_record['distribution_loss'] < 1
   assert -1 <= eval_record['mean_score_srcc'] <= 1 and -1 <= eval_record['mean_score_plcc'] <= 1
   preds = np.load(os.path.join(workdir, 'test_predictions.npz'))

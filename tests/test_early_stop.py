@@ -12,16 +12,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aesthetic_jax import models, steps, train, train_state
-from aesthetic_jax.analysis import runs
+import tiny_config
+from aesthetic_jax import model as models
+from aesthetic_jax.experiments import runner
+from aesthetic_jax.run_dir import RunDir
+from aesthetic_jax.train import early_stop
+from aesthetic_jax.train import loop as train
+from aesthetic_jax.train import state as train_state
+from aesthetic_jax.train import steps
 from configs import rows, table1
 
 TAGS, SIZE = 4, 32
-# Shrinks a row's config to the tiny synthetic set (64 training, 32 test images, 8 tags).
-TINY = {'data.name': 'synthetic/tiny', 'input.resize_size': 36, 'input.crop_size': 32,
-        'model.conv_features': (8, 8, 8, 8), 'model.fc_features': (16, 12), 'batch_size': 16,
-        'eval_batch_size': 16, 'optimizer.schedule': 'constant', 'optimizer.warmup_epochs': 0.0,
-        'log_every_steps': 1}
 
 
 @functools.lru_cache(maxsize=None)
@@ -50,7 +51,7 @@ def _gates(config, losses):
   _, state = _model_and_state()
   gates = []
   for loss in losses:
-    state = train.update_early_stop(state, {'semantic_loss': loss}, config)
+    state = early_stop.update(state, {'semantic_loss': loss}, config)
     gates.append(float(state.semantic_gate))
   return gates, state
 
@@ -75,7 +76,7 @@ def test_switch_off_leaves_the_state_alone():
 def test_switch_without_validation_images_is_refused():
   _, state = _model_and_state()
   with pytest.raises(ValueError, match='validation_size'):
-    train.update_early_stop(state, {}, _config())
+    early_stop.update(state, {}, _config())
 
 
 def _semantic_grads(config, state, model):
@@ -110,24 +111,18 @@ def test_closed_gate_stops_the_semantic_gradient():
     assert value == pytest.approx(zero_grads[key], rel=1e-6, abs=1e-12)
 
 
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  from aesthetic_jax import datasets
-  path = str(tmp_path_factory.mktemp('tfds'))
-  datasets.ensure_built('synthetic/tiny', path)
-  return path
-
-
 def _restore_state(workdir, step):
   keys = ('semantic_gate', 'best_semantic_loss', 'epochs_without_improvement')
-  return runs.restore_state(runs.open_run(workdir), keys, step)[1]
+  return RunDir(workdir).read_checkpoint(keys, step=step)[1]
 
 
-def test_training_closes_the_gate_when_validation_loss_stalls(data_dir, tmp_path):
+@pytest.mark.slow
+def test_training_closes_the_gate_when_validation_loss_stalls(tiny_data_dir, tmp_path):
   # Learning rate 0: the parameters, hence the validation loss, never change, so epoch 1 sets
   # the best loss and epoch 2 (no improvement, patience 1) stops the semantic task.
   config = table1.get_config('lambda1es_delta0:demo')  # the paper's row, shrunk
-  rows.apply_overrides(config, {**TINY, 'data.data_dir': data_dir, 'num_epochs': 2,
+  rows.apply_overrides(config, {**tiny_config.OVERRIDES, 'data.data_dir': tiny_data_dir,
+                                'batch_size': 16, 'num_epochs': 2,
                                 'optimizer.learning_rate': 0.0, 'data.validation_size': 16})
   assert config.loss.semantic_early_stop and config.loss.semantic_patience_epochs == 1
   workdir = str(tmp_path / 'es')
@@ -145,3 +140,8 @@ def test_training_closes_the_gate_when_validation_loss_stalls(data_dir, tmp_path
   assert float(first['best_semantic_loss']) == pytest.approx(validation[0]['semantic_loss'])
   assert float(second['semantic_gate']) == 0.0
   assert int(second['epochs_without_improvement']) == 1
+  # The log says so too (what the experiment runner reads): the gate after each epoch end,
+  # and the gate each epoch trained with.
+  assert [r['semantic_gate_next'] for r in validation] == [1.0, 0.0]
+  assert [r['semantic_gate'] for r in records if r['kind'] == 'train'] == [1.0, 1.0]
+  assert runner.early_stop_epoch(RunDir(workdir)) == 2

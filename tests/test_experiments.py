@@ -5,20 +5,23 @@ import csv
 import importlib
 import json
 import os
-import types
 
+import numpy as np
 import pytest
 
-from aesthetic_jax import experiments, steps
+import tiny_config
+from aesthetic_jax.cli import entry
+from aesthetic_jax.cli import experiments as experiments_cli
+from aesthetic_jax.core import metrics
+from aesthetic_jax.experiments import results, runner, statistics, tables
+from aesthetic_jax.run_dir import RunDir
+from aesthetic_jax.train import steps
 from configs import rows as rows_lib
 
 SYNTHETIC_TAGS = ('sky', 'water', 'portrait', 'floral', 'architecture', 'night', 'macro',
                   'black_and_white')
-# Shrinks any row to the tiny synthetic set (64 training, 32 test images) and small nets.
-TINY = {'data.name': 'synthetic/tiny', 'input.resize_size': 36, 'input.crop_size': 32,
-        'model.conv_features': (8, 8, 8, 8), 'model.fc_features': (16, 12), 'batch_size': 16,
-        'eval_batch_size': 16, 'optimizer.schedule': 'constant', 'optimizer.warmup_epochs': 0.0,
-        'log_every_steps': 1, 'data.validation_size': 16}
+# Shrinks any row to the tiny synthetic set; 16 images per batch (4 steps per epoch).
+TINY = {**tiny_config.OVERRIDES, 'batch_size': 16, 'data.validation_size': 16}
 
 
 def _module(table):
@@ -26,23 +29,17 @@ def _module(table):
 
 
 def _configs(table, variant=None):
-  """{row name: config} of the rows whose base config exists in this checkout."""
-  out = {}
-  for row in _module(table).ROWS:
-    try:
-      out[row.name] = rows_lib.row_config(row, variant)
-    except rows_lib.RowNotAvailableError:
-      assert table == 'table3', f'{table}:{row.name} must always be available'
-  return out
+  """{row name: config} of every row of `table`."""
+  return {row.name: rows_lib.row_config(row, variant) for row in _module(table).ROWS}
 
 
-@pytest.mark.parametrize('table', experiments.TABLES)
+@pytest.mark.parametrize('table', tables.available())
 def test_docstring_has_every_row_command_and_paper_figure(table):
   module = _module(table)
   doc = module.__doc__
   for row in module.ROWS:
     command = (f'python -m aesthetic_jax.main --config=configs/{table}.py:{row.name} '
-               f'--workdir=workdir/{table}/{row.name}')
+               f'--workdir=workdir/{table}/{row.name}/seed0')
     assert command in doc, command
     line = next(l for l in doc.splitlines() if l.strip().startswith(row.name + ' '))
     if 'accuracy' in row.paper:
@@ -101,7 +98,7 @@ def test_table3_and_table4_rows():
       'vgg16_mtrl': 78.46, 'resnet_mtcnn': 78.56, 'resnet_mtrl': 79.08}
   assert rows3['resnet_mtrl'].paper['semantic_map'] == 67.44
   assert all(r.overrides['mtrl.enabled'] == n.endswith('mtrl') for n, r in rows3.items())
-  for name, config in _configs('table3').items():  # those whose backbone config exists
+  for name, config in _configs('table3').items():
     assert config.mtrl.enabled == name.endswith('mtrl')
     assert config.model.architecture == 'mtcnn1'
   configs4 = _configs('table4', 'demo')
@@ -128,106 +125,92 @@ def test_unknown_row_and_key_are_refused():
     rows_lib.apply_overrides(config, {'optimizer.learnig_rate': 0.1})
 
 
-def test_parse_args_and_overrides():
-  args = experiments.parse_args(['table1:demo', '--workdir=w', '--set=batch_size=8',
-                                 '--set', "data.train_tag=sky"])
-  assert (args.table, args.demo) == ('table1', True)
-  assert experiments.parse_args(['table2', '--demo', '--workdir=w']).demo
-  assert not experiments.parse_args(['table2', '--workdir=w']).demo
-  assert dict(map(experiments.parse_override, args.set)) == {'batch_size': 8,
-                                                             'data.train_tag': 'sky'}
-  with pytest.raises(SystemExit):
-    experiments.parse_args(['table1:full', '--workdir=w'])
+def test_tables_and_their_baselines():
+  assert tables.available() == ('table1', 'table2', 'table3', 'table4', 'table5', 'respective')
+  table1, table2 = _module('table1'), _module('table2')
+  assert tables.baseline_of(table1, 'lambda2m_delta1') == 'lambda0_delta1'
+  assert tables.baseline_of(table1, 'lambda0_delta0') is None
+  assert tables.baseline_of(table2, 'enhanced_delta0') == 'mtcnn1_delta0'
+  assert tables.baseline_of(_module('table3'), 'vgg16_mtrl') == 'vgg16_mtcnn'
+  assert tables.baseline_of(_module('respective'), 'nature') is None
+  with pytest.raises(ValueError, match='table1'):
+    tables.module('table9')
 
 
-def _fake_table(rows):
-  return types.SimpleNamespace(TITLE='Fake table', ROWS=tuple(rows), COMPARE=())
+def test_seeds_get_their_own_runs_and_transfer_rows_their_source_seed():
+  row = rows_lib.find_row(_module('table5').ROWS, 'photonet_mtcnn1_ft')
+  _, runs = runner.row_configs('table5', row, demo=True, extra={}, seeds=[0, 1], workdir='w')
+  assert [(c.seed, r.path) for c, r in runs] == [(0, 'w/photonet_mtcnn1_ft/seed0'),
+                                                 (1, 'w/photonet_mtcnn1_ft/seed1')]
+  assert [c.model.init_from for c, _ in runs] == ['w/ava_mtcnn1/seed0', 'w/ava_mtcnn1/seed1']
+  assert runs[1][1].command == (
+      'python -m aesthetic_jax.main --config=configs/table5.py:photonet_mtcnn1_ft:demo '
+      '--workdir=w/photonet_mtcnn1_ft/seed1 --config.seed=1 '
+      '--config.model.init_from=w/ava_mtcnn1/seed1')
 
 
-def test_missing_base_config_is_reported_not_available(tmp_path, monkeypatch):
-  row = rows_lib.Row(name='nothing_ft', label='MTCNN #1, Nothing FT', base='no_such_ft',
-                     paper={'accuracy': 70.0})
-  monkeypatch.setattr(experiments, 'table_module', lambda table: _fake_table([row]))
-  assert experiments.main(['table3', f'--workdir={tmp_path}']) == 0
-  text = (tmp_path / 'results.md').read_text()
-  assert 'not available: configs/no_such_ft.py does not exist' in text
-  with open(tmp_path / 'results.csv') as f:
-    (entry,) = list(csv.DictReader(f))
-  assert entry['status'] == 'not available' and entry['paper_accuracy_pct'] == '70.0'
-  assert entry['accuracy_pct'] == '' and not os.path.exists(tmp_path / 'nothing_ft')
+def test_override_parsing():
+  assert dict(map(experiments_cli.parse_override, ['batch_size=8', 'data.train_tag=sky',
+                                                   'model.fc_features=(4, 2)'])) == {
+      'batch_size': 8, 'data.train_tag': 'sky', 'model.fc_features': (4, 2)}
 
 
-def test_markdown_and_csv_put_ours_next_to_the_papers(tmp_path):
-  result = experiments.RowResult(
-      row='lambda1m_delta0', label='MTCNN #1, lambda = 1/M, delta = 0', status='ok',
-      config_name='configs/table1.py:lambda1m_delta0:demo', overrides={'data.delta': 0.0},
-      paper={'accuracy': 76.15, 'semantic_map': 64.89},
-      command='python -m aesthetic_jax.main --config=configs/table1.py:lambda1m_delta0:demo',
-      metrics={'accuracy': 0.8125, 'semantic_map': 0.5, 'balanced_accuracy': 0.75,
-               'roc_auc': 0.9, 'srcc': 0.61234, 'plcc': None, 'num_images': 32},
-      settings={'dataset': 'synthetic', 'delta': 0.0, 'train_tag': '', 'epochs': 6, 'seed': 0},
-      wall_time_s=95.0)
-  text = experiments.markdown('Table I', True, [result], command='CMD', total_wall_s=200.0,
-                              environment='ENV')
-  row_line = next(l for l in text.splitlines() if l.startswith('| `lambda1m_delta0` | MTCNN'))
-  assert ('| 81.25 | 76.15 | 50.00 | 64.89 | 75.00 | 0.900 | 0.612 | — | 95 s | ok |'
-          in row_line)
-  assert ("Wall time 3.3 min for this command, 95 s summed over the rows' runs (earlier runs "
-          'included); ENV.') in text and '`CMD`' in text
-  assert '(demo: synthetic data)' in text.splitlines()[0]
-  entries = experiments.csv_rows('table1', True, [result])
-  experiments.write_csv(str(tmp_path / 'r.csv'), entries)
-  with open(tmp_path / 'r.csv') as f:
-    (entry,) = list(csv.DictReader(f))
-  assert (entry['accuracy_pct'], entry['paper_accuracy_pct']) == ('81.25', '76.15')
-  assert (entry['epochs'], entry['seed'], entry['wall_time_s']) == ('6', '0', '95.0')
-  assert entry['plcc'] == '' and entry['overrides'] == 'data.delta=0.0'
-
-
-def test_finished_row_is_reused_only_while_its_settings_hold(tmp_path):
+def test_finished_run_is_reused_only_while_its_settings_hold(tmp_path):
   config = _module('table1').get_config('lambda1m_delta0:demo')
   saved = json.loads(config.to_json_best_effort())
   del saved['loss']['aux_weight']  # a key the configs gained after the run
-  with open(tmp_path / 'result.json', 'w') as f:
-    json.dump({'config': saved, 'metrics': {'accuracy': 0.7}, 'wall_time_s': 1.0}, f)
-  assert experiments._load_previous(str(tmp_path), config)['metrics'] == {'accuracy': 0.7}
+  RunDir(str(tmp_path)).write_result({'config': saved, 'metrics': {'accuracy': 0.7},
+                                      'wall_time_s': 1.0})
+  run = RunDir(str(tmp_path))
+  assert runner._previous_result(run, config)['metrics'] == {'accuracy': 0.7}
   config.optimizer.learning_rate = 0.5
-  assert experiments._load_previous(str(tmp_path), config) is None
+  assert runner._previous_result(run, config) is None
+  (tmp_path / 'result.json').write_text('{"config": {"tor')  # torn by an old writer
+  assert runner._previous_result(run, config) is None
 
 
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  from aesthetic_jax import datasets
-  path = str(tmp_path_factory.mktemp('tfds'))
-  datasets.ensure_built('synthetic/tiny', path)
-  return path
-
-
-def test_table1_demo_rows_end_to_end(data_dir, tmp_path, monkeypatch):
-  workdir = str(tmp_path / 'table1')
-  kwargs = dict(workdir=workdir, demo=True, data_dir=data_dir, epochs=1,
-                rows=['lambda0_delta0', 'lambda1m_delta0'], overrides=TINY)
-  results = experiments.run_table('table1', **kwargs)
-  assert [(r.row, r.status) for r in results] == [('lambda0_delta0', 'ok'),
-                                                  ('lambda1m_delta0', 'ok')]
-  with open(os.path.join(workdir, 'results.csv')) as f:
-    entries = list(csv.DictReader(f))
-  assert [e['paper_accuracy_pct'] for e in entries] == ['72.19', '76.15']
-  for entry in entries:
-    assert 0.0 <= float(entry['accuracy_pct']) <= 100.0
-    assert entry['num_test_images'] == '32' and entry['dataset'] == 'synthetic/tiny'
-    assert entry['config'].endswith(':demo') and float(entry['wall_time_s']) > 0
-  assert entries[0]['semantic_map_pct'] == '' and entries[1]['semantic_map_pct'] != ''
-  text = open(os.path.join(workdir, 'results.md')).read()
+@pytest.mark.slow
+def test_two_seed_table_statistics_recomputed_from_the_runs(tiny_data_dir, tmp_path,
+                                                            monkeypatch):
+  """Table I's STCNN and MTCNN #1 rows on the tiny set with 2 seeds: results.csv's means,
+  spreads, intervals and paired tests agree with the runs' own test_predictions.npz."""
+  workdir = tmp_path / 'table1'
+  argv = ['table1:demo', f'--workdir={workdir}', f'--data_dir={tiny_data_dir}', '--seeds=2',
+          '--rows=lambda0_delta0,lambda1m_delta0'] + [
+              f'--set={k}={v}' for k, v in TINY.items() if k != 'data.data_dir']
+  assert entry.call(experiments_cli.main, argv) == 0
+  with open(workdir / 'results.csv') as f:
+    entries = {e['row']: e for e in csv.DictReader(f)}
+  assert [entries[r]['paper_accuracy_pct'] for r in ('lambda0_delta0', 'lambda1m_delta0')] == [
+      '72.19', '76.15']
+  preds = {row: [RunDir(str(workdir / row / f'seed{s}')).read_predictions() for s in (0, 1)]
+           for row in entries}
+  for row, e in entries.items():
+    assert (e['num_seeds'], e['seeds']) == ('2', '0 1')
+    accuracies = [metrics.binary_accuracy(p['p_high'], p['label']) for p in preds[row]]
+    assert float(e['accuracy_mean']) == pytest.approx(np.mean(accuracies))
+    assert float(e['accuracy_std']) == pytest.approx(np.std(accuracies, ddof=1))
+    low, high = float(e['accuracy_ci_low']), float(e['accuracy_ci_high'])
+    assert low <= np.mean(accuracies) <= high and 0 <= low < high <= 1
+    recomputed = statistics.summarize_row(preds[row])
+    assert float(e['roc_auc_ci_high']) == pytest.approx(recomputed['roc_auc_ci_high'])
+  multi = entries['lambda1m_delta0']
+  assert multi['baseline'] == 'lambda0_delta0' and entries['lambda0_delta0']['baseline'] == ''
+  compared = statistics.compare_rows(preds['lambda1m_delta0'], preds['lambda0_delta0'])
+  assert float(multi['accuracy_delta_vs_baseline']) == pytest.approx(compared['accuracy_delta'])
+  assert float(multi['accuracy_p_value']) == pytest.approx(compared['accuracy_p_value'])
+  assert 0 < float(multi['accuracy_p_value']) <= 1
+  assert entries['lambda0_delta0']['semantic_map_mean'] == ''
+  text = (workdir / 'results.md').read_text()
+  assert 'How the statistics are computed' in text and '`lambda1m_delta0` | 0 |' in text
   for name in ('training_curves.png', 'per_tag_accuracy.png',
                'conv1_filters_lambda0_delta0_vs_lambda1m_delta0.png',
                'right_lambda1m_delta0_wrong_lambda0_delta0.png'):
-    assert os.path.getsize(os.path.join(workdir, 'figures', name)) > 10_000
+    assert os.path.getsize(workdir / 'figures' / name) > 10_000
     assert f'figures/{name}' in text
-  assert 'failed' not in text
-  # Run again: the finished rows are reused, not trained again.
-  monkeypatch.setattr('aesthetic_jax.train.train_and_evaluate',
-                      lambda *a, **k: pytest.fail('trained a finished row again'))
-  again = experiments.run_table('table1', **kwargs, figures=False)
-  assert [r.status for r in again] == [experiments.CACHED] * 2
-  assert [r.metrics['accuracy'] for r in again] == [r.metrics['accuracy'] for r in results]
+  # Again: every run is reused, none is trained, and the table is the same.
+  monkeypatch.setattr('aesthetic_jax.train.loop.train_and_evaluate',
+                      lambda *a, **k: pytest.fail('trained a finished run again'))
+  before = (workdir / 'results.csv').read_text()
+  assert entry.call(experiments_cli.main, argv + ['--no_figures']) == 0
+  assert (workdir / 'results.csv').read_text() == before

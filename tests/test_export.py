@@ -9,18 +9,21 @@ import textwrap
 import numpy as np
 import pytest
 
-from aesthetic_jax import Scorer, export
+from aesthetic_jax import Scorer
+from aesthetic_jax.cli import entry
+from aesthetic_jax.cli import export as export_cli
+from aesthetic_jax.infer import export
 from scoring_fixtures import TAGS, save_workdir, small_config, write_images
 
 
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
-  """(live Scorer, path of its export, image paths); conv_impl 'cpu' live, 'xla' exported."""
+  """(live Scorer, path of its export, image paths); pool_lrn_impl 'cpu' live, 'xla' exported."""
   root = tmp_path_factory.mktemp('export')
   workdir = str(root / 'run')
-  save_workdir(workdir, small_config(**{'model.conv_impl': 'cpu'}))
+  save_workdir(workdir, small_config(**{'model.pool_lrn_impl': 'cpu'}))
   path = str(root / 'model.npz')
-  assert export.main([f'--workdir={workdir}', f'--output={path}']) == 0
+  assert entry.call(export_cli.main, [f'--workdir={workdir}', f'--output={path}']) == 0
   return Scorer.from_workdir(workdir), path, write_images(str(root / 'images'), 5)
 
 
@@ -66,10 +69,11 @@ def test_loads_without_the_training_code(exported, tmp_path):
         weights = [f[k] for k in sorted(f.files) if k.startswith('weight_')]
         info = json.loads(f['info'].tobytes())
       raw = model.call(weights, images)
-      from aesthetic_jax import export
+      from aesthetic_jax.infer import export
       loaded = export.load({path!r})(images)
       heavy = [m for m in ('flax', 'optax', 'orbax', 'grain', 'tensorflow_datasets',
-                           'aesthetic_jax.models', 'aesthetic_jax.scorer') if m in sys.modules]
+                           'aesthetic_jax.model', 'aesthetic_jax.infer.scorer')
+               if m in sys.modules]
       print(json.dumps({{'raw': np.asarray(raw['p_high']).tolist(),
                          'loaded': loaded['p_high'].tolist(), 'heavy': heavy,
                          'crop': info['crop_size']}}))

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aesthetic_jax import losses, omega
+from aesthetic_jax.core import losses, omega
 
 LN2, LN4, LN4_3, LN8, LN8_5 = (math.log(2), math.log(4), math.log(4 / 3), math.log(8),
                                math.log(8 / 5))

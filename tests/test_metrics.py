@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from aesthetic_jax import metrics
+from aesthetic_jax.core import metrics
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aesthetic_jax import models
-from aesthetic_jax.models import layers
+from aesthetic_jax import model as models
+from aesthetic_jax.model import layers
 from configs import default
 
 NUM_TAGS = 5

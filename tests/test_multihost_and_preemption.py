@@ -1,5 +1,7 @@
 """Runs a pod user can trust: two processes on 127.0.0.1 agree with one; SIGKILL and SIGTERM
-followed by the same command end bit-identical to an uninterrupted run."""
+followed by the same command end bit-identical to an uninterrupted run. Every run here is
+the real command line (`python -m aesthetic_jax.main`, or tests/train_and_dump.py, which is
+the same flags and code plus a dump of the final parameters)."""
 
 import os
 import pathlib
@@ -13,23 +15,25 @@ import numpy as np
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-TINY = str(REPO / 'tests' / 'tiny.py')
+DUMP = str(REPO / 'tests' / 'train_and_dump.py')
 
+pytestmark = pytest.mark.slow
 
-@pytest.fixture(scope='module')
-def data_dir(tiny_data_dir):
-  return tiny_data_dir
+# 64 steps with a checkpoint every 4: long enough that the signals land mid-run (the tests
+# check that they did).
+COMMON = ['--config.num_epochs=8', '--config.batch_size=8', '--config.checkpoint.every_steps=4']
 
 
 def _env(devices):
-  env = dict(os.environ, PYTHONPATH=str(REPO),
-             XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
-  return env
+  return dict(os.environ, PYTHONPATH=str(REPO),
+              XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
 
 
-def _start(args, devices=2):
-  return subprocess.Popen([sys.executable, TINY, *args], env=_env(devices), cwd=REPO,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def _start(args, data_dir, devices=2):
+  return subprocess.Popen(
+      [sys.executable, DUMP, '--config=tests/tiny_config.py',
+       f'--config.data.data_dir={data_dir}', *args], env=_env(devices), cwd=REPO,
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _finish(proc, timeout=300):
@@ -62,19 +66,13 @@ def _wait_for_checkpoint(workdir, min_step, proc, timeout=180):
   pytest.fail(f'no checkpoint at step >= {min_step} after {timeout} s')
 
 
-# 64 steps with a checkpoint every 4: long enough that the signals land mid-run (the tests
-# check that they did).
-COMMON = ['--num_epochs=8', '--batch_size=8', '--every_steps=4']
-
-
 @pytest.fixture(scope='module')
-def reference(data_dir, tmp_path_factory):
+def reference(tiny_data_dir, tmp_path_factory):
   """Parameters of an uninterrupted run (2 fake devices)."""
   work = tmp_path_factory.mktemp('reference')
-  out = str(work / 'params.npz')
-  _finish(_start([f'--workdir={work / "w"}', f'--data_dir={data_dir}', f'--params_out={out}',
-                  *COMMON]))
-  return _load(out)
+  _finish(_start([f'--workdir={work / "w"}', f'--params_out={work / "p.npz"}', *COMMON],
+                 tiny_data_dir))
+  return _load(work / 'p.npz')
 
 
 def _assert_bit_identical(a, b):
@@ -83,45 +81,58 @@ def _assert_bit_identical(a, b):
     np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
-def test_sigkill_then_rerun_is_bit_identical(data_dir, reference, tmp_path):
-  args = [f'--workdir={tmp_path / "w"}', f'--data_dir={data_dir}',
-          f'--params_out={tmp_path / "p.npz"}', *COMMON]
-  proc = _start(args)
+def test_sigkill_then_rerun_is_bit_identical(tiny_data_dir, reference, tmp_path):
+  args = [f'--workdir={tmp_path / "w"}', f'--params_out={tmp_path / "p.npz"}', *COMMON]
+  proc = _start(args, tiny_data_dir)
   _wait_for_checkpoint(tmp_path / 'w', 8, proc)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   assert not (tmp_path / 'p.npz').exists()  # it really died mid-run
-  out = _finish(_start(args))
+  out = _finish(_start(args, tiny_data_dir))
   assert 'Resumed from the checkpoint at step' in out
   _assert_bit_identical(reference, _load(tmp_path / 'p.npz'))
 
 
-def test_sigterm_saves_exits_cleanly_and_resumes_exactly(data_dir, reference, tmp_path):
-  args = [f'--workdir={tmp_path / "w"}', f'--data_dir={data_dir}',
-          f'--params_out={tmp_path / "p.npz"}', *COMMON]
-  proc = _start(args)
+def test_sigterm_saves_exits_cleanly_and_resumes_exactly(tiny_data_dir, reference, tmp_path):
+  args = [f'--workdir={tmp_path / "w"}', f'--params_out={tmp_path / "p.npz"}', *COMMON]
+  proc = _start(args, tiny_data_dir)
   _wait_for_checkpoint(tmp_path / 'w', 4, proc)
   proc.send_signal(signal.SIGTERM)
   out = _finish(proc)
   assert 'SIGTERM received: saved a checkpoint at step' in out
   assert not (tmp_path / 'p.npz').exists()
-  out = _finish(_start(args))
+  out = _finish(_start(args, tiny_data_dir))
   assert 'Resumed from the checkpoint at step' in out
   _assert_bit_identical(reference, _load(tmp_path / 'p.npz'))
 
 
-def test_two_processes_match_one(data_dir, tmp_path):
+def test_sigterm_during_start_up_exits_0_with_a_message(tiny_data_dir, tmp_path):
+  proc = subprocess.Popen(
+      [sys.executable, '-m', 'aesthetic_jax.main', '--config=tests/tiny_config.py',
+       f'--config.data.data_dir={tiny_data_dir}', f'--workdir={tmp_path / "w"}'],
+      env=_env(2), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  # The workdir appears as training starts, before data loading and compilation.
+  deadline = time.time() + 120
+  while not (tmp_path / 'w').exists() and proc.poll() is None and time.time() < deadline:
+    time.sleep(0.05)
+  assert proc.poll() is None
+  proc.send_signal(signal.SIGTERM)
+  out = _finish(proc)
+  assert 'SIGTERM received during start-up' in out
+  assert not (tmp_path / 'w' / 'checkpoints').exists() or not os.listdir(
+      tmp_path / 'w' / 'checkpoints')
+
+
+def test_two_processes_match_one(tiny_data_dir, tmp_path):
   port = _free_port()
-  procs = [_start([f'--workdir={tmp_path / "multi"}', f'--data_dir={data_dir}',
-                   f'--params_out={tmp_path / f"p{i}.npz"}', '--num_epochs=1',
-                   '--batch_size=8', f'--coordinator=127.0.0.1:{port}', '--num_processes=2',
-                   f'--process_id={i}'], devices=2) for i in range(2)]
+  procs = [_start([f'--workdir={tmp_path / "multi"}', f'--params_out={tmp_path / f"p{i}.npz"}',
+                   '--config.batch_size=8', f'--coordinator_address=127.0.0.1:{port}',
+                   '--num_processes=2', f'--process_id={i}'], tiny_data_dir, devices=2)
+           for i in range(2)]
   for proc in procs:
     _finish(proc)
-  single = _start([f'--workdir={tmp_path / "single"}', f'--data_dir={data_dir}',
-                   f'--params_out={tmp_path / "one.npz"}', '--num_epochs=1', '--batch_size=8'],
-                  devices=4)
-  _finish(single)
+  _finish(_start([f'--workdir={tmp_path / "single"}', f'--params_out={tmp_path / "one.npz"}',
+                  '--config.batch_size=8'], tiny_data_dir, devices=4))
   p0, p1, one = (_load(tmp_path / n) for n in ('p0.npz', 'p1.npz', 'one.npz'))
   _assert_bit_identical(p0, p1)
   for k in one:

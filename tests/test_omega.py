@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from aesthetic_jax import omega
+from aesthetic_jax.core import omega
 
 
 def _reference(w: np.ndarray) -> np.ndarray:

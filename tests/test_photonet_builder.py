@@ -6,9 +6,11 @@ import pytest
 import tensorflow_datasets as tfds
 
 import builder_fixtures as fx
-from aesthetic_jax import datasets, labels
-from data_builders.ava import metadata as ava_metadata
-from data_builders.ava import report as report_lib
+from aesthetic_jax.core import labels
+from aesthetic_jax.data import registry as datasets
+from data_builders.common import splits
+from data_builders.common import skip_report as report_lib
+from aesthetic_jax.cli import entry
 from data_builders.photonet import metadata, photonet, stats
 
 
@@ -60,11 +62,11 @@ def test_stats_on_the_fixture(tmp_path, capsys):
   assert (got['num_train'], got['num_test']) == (9, 4)
   assert got['duplicate_ids'] == [2004]
   assert (got['num_no_distribution'], got['num_counts_mismatch']) == (1, 1)
-  train, _ = ava_metadata.paper_split(np.array(fx.PHOTONET_AVAILABLE), fx.PHOTONET_NUM_TEST, 0)
+  train, _ = splits.paper_split(np.array(fx.PHOTONET_AVAILABLE), fx.PHOTONET_NUM_TEST, 0)
   means = np.array([float(fx.PHOTONET_ROWS[i][1]) for i in train])
   assert got['num_train_by_delta'] == {'0': 9, '1': int(np.sum(np.abs(means - 5) > 1))}
   assert got['num_mean_exactly_5'] == 1
-  assert stats.main(['--manual_dir', str(root), '--num_test=4']) == 0
+  assert entry.call(stats.main, ['--manual_dir', str(root), '--num_test=4']) == 0
   assert 'photos with a file' in capsys.readouterr().out
 
 
@@ -84,7 +86,7 @@ def test_build_split_records_and_report(built):
   sources = built.as_data_source(decoders={'image': tfds.decode.SkipDecoding()})
   records = {split: {int(r['image_id']): r for r in (src[i] for i in range(len(src)))}
              for split, src in sources.items()}
-  train, test = ava_metadata.paper_split(np.array(fx.PHOTONET_AVAILABLE), 4, 0)
+  train, test = splits.paper_split(np.array(fx.PHOTONET_AVAILABLE), 4, 0)
   skipped = {2007, 2008, 2013}  # truncated, empty, undecodable (2009 has no file)
   assert set(records['train']) == set(train.tolist()) - skipped
   assert set(records['test']) == set(test.tolist()) - skipped

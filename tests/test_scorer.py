@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aesthetic_jax import Scorer, input_pipeline, scorer as scorer_lib
+from aesthetic_jax import Scorer
+from aesthetic_jax.data import pipeline as input_pipeline
+from aesthetic_jax.infer import scorer as scorer_lib
 from scoring_fixtures import TAGS, save_workdir, small_config, write_images
 
 

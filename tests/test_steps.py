@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from aesthetic_jax import models, steps, train_state
+from aesthetic_jax import model as models
+from aesthetic_jax.train import state as train_state
+from aesthetic_jax.train import steps
 from configs import mtrl
 
 BATCH, SIZE, TAGS = 16, 32, 4

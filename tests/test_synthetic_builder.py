@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from aesthetic_jax import datasets
+from aesthetic_jax.data import registry as datasets
 from data_builders.synthetic import quality, render
 from data_builders.synthetic import synthetic
 

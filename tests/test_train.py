@@ -2,19 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from absl import flags
 
-from aesthetic_jax import train
-from tiny import tiny_config
-
-
-@pytest.fixture(scope='module')
-def data_dir(tiny_data_dir):
-  return tiny_data_dir
+from aesthetic_jax.cli import entry
+from aesthetic_jax.train import loop as train
 
 
 def _records(workdir):
@@ -22,33 +16,41 @@ def _records(workdir):
     return [json.loads(line) for line in f]
 
 
-def test_two_steps_then_resume(data_dir, tmp_path):
+def test_two_steps_then_resume(tiny_config, tmp_path):
   workdir = str(tmp_path / 'run')
-  first = train.train_and_evaluate(tiny_config(data_dir), workdir)
+  first = train.train_and_evaluate(tiny_config(), workdir)
   assert 0.0 <= first['accuracy'] <= 1.0 and first['num_images'] == 32
-  assert [(r['kind'], r['step']) for r in _records(workdir)] == [('train', 2), ('eval', 2)]
+  records = _records(workdir)
+  assert [(r['kind'], r['step']) for r in records] == [('train', 2), ('eval', 2)]
+  # The epoch's train record averages its steps, and says how many, the learning rate and
+  # the semantic gate in effect.
+  train_record = records[0]
+  assert train_record['num_steps_averaged'] == 2 and train_record['epoch'] == 1
+  assert train_record['learning_rate'] == pytest.approx(0.02)
+  assert train_record['semantic_gate'] == 1.0
+  assert {'total_mean', 'accuracy_mean', 'aesthetic_mean', 'semantic_mean'} <= set(train_record)
   omega = json.load(open(os.path.join(workdir, 'omega.json')))
   assert omega['subtasks'][:3] == ['low aesthetic', 'high aesthetic', 'sky']
   corr = np.asarray(omega['correlation'])
   assert corr.shape == (10, 10) and np.allclose(np.diag(corr), 1.0)
   # The same command with more epochs continues from step 2 instead of starting again.
-  train.train_and_evaluate(tiny_config(data_dir, num_epochs=2), workdir)
+  train.train_and_evaluate(tiny_config(num_epochs=2), workdir)
   assert [(r['kind'], r['step']) for r in _records(workdir)] == [
       ('train', 2), ('eval', 2), ('train', 4), ('eval', 4)]
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
 
 
-def test_init_from_applies_to_a_fresh_run_only(data_dir, tmp_path, capsys):
+@pytest.mark.slow
+def test_init_from_applies_to_a_fresh_run_only(tiny_config, tmp_path, capsys):
   """A run started from another run's weights resumes from its own checkpoint, even after
   the source is gone (the source is read on the host, once, for a fresh run)."""
   source, workdir = str(tmp_path / 'source'), str(tmp_path / 'run')
-  train.train_and_evaluate(tiny_config(data_dir), source)
-  transfer = tiny_config(data_dir, **{'model.init_from': source})
+  train.train_and_evaluate(tiny_config(), source)
+  transfer = tiny_config(**{'model.init_from': source})
   train.train_and_evaluate(transfer, workdir)
   assert 'checkpoint at step 2' in capsys.readouterr().out
   os.rename(source, source + '.moved')
-  train.train_and_evaluate(tiny_config(data_dir, num_epochs=2, **{'model.init_from': source}),
-                           workdir)
+  train.train_and_evaluate(tiny_config(num_epochs=2, **{'model.init_from': source}), workdir)
   out = capsys.readouterr().out
   assert 'Resumed from the checkpoint at step 2' in out and f'init_from {source}' not in out
   assert [(r['kind'], r['step']) for r in _records(workdir)][-1] == ('eval', 4)
@@ -57,28 +59,44 @@ def test_init_from_applies_to_a_fresh_run_only(data_dir, tmp_path, capsys):
     train.train_and_evaluate(transfer, str(tmp_path / 'fresh'))
 
 
-def test_nan_loss_stops_with_the_step(data_dir, tmp_path):
-  config = tiny_config(data_dir, **{'optimizer.learning_rate': 1e30, 'num_epochs': 3})
+def test_nan_loss_stops_with_the_step(tiny_config, tmp_path):
+  config = tiny_config(**{'optimizer.learning_rate': 1e30, 'num_epochs': 3})
   with pytest.raises(train.NonFiniteLossError, match=r'at step \d+'):
     train.train_and_evaluate(config, str(tmp_path / 'nan'))
 
 
-def test_stcnn_without_tags_trains(data_dir, tmp_path):
-  config = tiny_config(data_dir, **{'model.architecture': 'stcnn', 'mtrl.enabled': False})
+def test_stcnn_without_tags_trains(tiny_config, tmp_path):
+  config = tiny_config(**{'model.architecture': 'stcnn', 'mtrl.enabled': False})
   result = train.train_and_evaluate(config, str(tmp_path / 'st'))
   assert 'semantic_map' not in result or result['semantic_map'] is None
 
 
-def test_batch_that_does_not_divide_over_devices_is_refused(data_dir, tmp_path):
+def test_batch_that_does_not_divide_over_devices_is_refused(tiny_config, tmp_path):
   with pytest.raises(ValueError, match='does not divide over 8 devices'):
-    train.train_and_evaluate(tiny_config(data_dir, batch_size=12), str(tmp_path / 'b'))
+    train.train_and_evaluate(tiny_config(batch_size=12), str(tmp_path / 'b'))
 
 
-def test_unknown_config_key_is_refused(tmp_path):
-  result = subprocess.run(
-      [sys.executable, '-m', 'aesthetic_jax.main', '--config=configs/mtrl.py:demo',
-       f'--workdir={tmp_path}', '--config.optimizer.learnig_rate=0.1'],
-      capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)),
-      timeout=120)
-  assert result.returncode != 0
-  assert 'learnig_rate' in result.stderr
+@pytest.mark.parametrize('command', ['train', 'bench', 'predict'])
+def test_every_config_command_refuses_an_unknown_key_by_name(command, tmp_path, monkeypatch,
+                                                             capsys):
+  """The command line's own parsing (entry.parse_flags): one line naming the key, exit 2."""
+  __import__(f'aesthetic_jax.cli.{command}')
+  argv = ['prog', '--config=configs/mtrl.py:demo', f'--workdir={tmp_path}',
+          '--config.optimizer.learnig_rate=0.1']
+  monkeypatch.setattr('sys.argv', argv)  # where config_flags reads its overrides
+  flags.FLAGS.unparse_flags()
+  with pytest.raises(SystemExit) as exit_info:
+    entry.parse_flags(argv)
+  assert exit_info.value.code == 2
+  error = capsys.readouterr().err.strip()
+  assert error == ("error: --config.optimizer.learnig_rate=0.1: the config has no key "
+                   "'learnig_rate'; did you mean 'learning_rate'?")
+
+
+def test_config_overrides_reach_the_command():
+  from aesthetic_jax.cli import predict  # pylint: disable=g-import-not-at-top  (defines --config)
+  seen = {}
+  entry.call(lambda argv: seen.update(config=flags.FLAGS.config, argv=argv),
+             ['--config=configs/mtrl.py:demo', '--config.input.crop_size=48', 'a.jpg'])
+  assert seen['config'].input.crop_size == 48 and seen['argv'][1:] == ['a.jpg']
+  del predict

@@ -11,7 +11,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aesthetic_jax import checkpointing, models, train_state, weights
+from aesthetic_jax import model as models
+from aesthetic_jax.cli import entry
+from aesthetic_jax.cli import weights as weights_cli
+from aesthetic_jax.init import torchvision as weights
+from aesthetic_jax.init import transfer
+from aesthetic_jax.run_dir import checkpoints as checkpointing
+from aesthetic_jax.train import state as train_state
 from configs import default, resnet_ft
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'backbones'
@@ -105,12 +111,14 @@ def test_a_shape_mismatch_is_named_with_both_shapes():
 
 def test_command_line(tmp_path, capsys):
   out = tmp_path / 'alexnet'
-  assert weights.main(['import', '--arch=alexnet', f'--src={FIXTURES / "alexnet.safetensors"}',
-                       f'--out={out}', '--width_divisor=16']) == 0
+  assert entry.call(weights_cli.main, ['import', '--arch=alexnet',
+                                       f'--src={FIXTURES / "alexnet.safetensors"}',
+                                       f'--out={out}', '--width_divisor=16']) == 0
   assert 'Not used (2): classifier.6.bias, classifier.6.weight' in capsys.readouterr().out
   assert (out / weights.BACKBONE_FILE).exists()
-  assert weights.main(['import', '--arch=alexnet', f'--src={FIXTURES / "alexnet.safetensors"}',
-                       f'--out={tmp_path / "bad"}']) == 1
+  assert entry.call(weights_cli.main, ['import', '--arch=alexnet',
+                                       f'--src={FIXTURES / "alexnet.safetensors"}',
+                                       f'--out={tmp_path / "bad"}']) == 1
   assert "'features.0.weight' has shape (4, 3, 11, 11)" in capsys.readouterr().err
 
 

@@ -1,50 +1,98 @@
-"""aesthetic_jax/xla_cpu.py: XLA:CPU runs convolutions with its Eigen kernels, not YNNPACK's."""
+"""aesthetic_jax/xla_cpu.py: XLA:CPU runs convolutions with its Eigen kernels, not YNNPACK's,
+when an entry point asks; importing the library changes nothing in the process."""
 
+import os
+import pathlib
 import re
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
 import pytest
 from jax import lax
 
-import aesthetic_jax
 from aesthetic_jax import xla_cpu
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_adds_the_flag_to_existing_flags():
   environ = {'XLA_FLAGS': '--xla_force_host_platform_device_count=8'}
-  assert xla_cpu.configure(environ, jaxlib_version='0.10.2') == 'eigen'
+  assert xla_cpu.configure(environ, jaxlib='0.10.2') == 'eigen'
   assert environ['XLA_FLAGS'].split() == ['--xla_force_host_platform_device_count=8',
                                           xla_cpu.EIGEN_CONVOLUTIONS]
-  # Idempotent: a second call (another import) adds nothing.
-  assert xla_cpu.configure(environ, jaxlib_version='0.10.2') == 'eigen'
+  # Idempotent: a second call adds nothing.
+  assert xla_cpu.configure(environ, jaxlib='0.10.2') == 'eigen'
   assert environ['XLA_FLAGS'].count('ynn_fusion_type') == 1
 
 
 def test_sets_the_flag_when_there_are_none():
   environ = {}
-  assert xla_cpu.configure(environ, jaxlib_version='0.10.2') == 'eigen'
+  assert xla_cpu.configure(environ, jaxlib='0.10.2') == 'eigen'
   assert environ['XLA_FLAGS'] == xla_cpu.EIGEN_CONVOLUTIONS
 
 
 def test_leaves_the_users_choice_alone():
   environ = {'XLA_FLAGS': '--xla_cpu_experimental_ynn_fusion_type=individual_convolution'}
-  assert xla_cpu.configure(environ, jaxlib_version='0.10.2') == 'user'
+  assert xla_cpu.configure(environ, jaxlib='0.10.2') == 'user'
   assert environ['XLA_FLAGS'] == '--xla_cpu_experimental_ynn_fusion_type=individual_convolution'
 
 
-def test_leaves_untested_jaxlib_alone():
+def test_leaves_undecided_jaxlib_alone():
   # An unknown flag in XLA_FLAGS aborts XLA, so other versions get nothing added.
   environ = {'XLA_FLAGS': '--xla_force_host_platform_device_count=8'}
-  assert xla_cpu.configure(environ, jaxlib_version='0.11.0') == 'untested-jaxlib'
+  assert xla_cpu.configure(environ, jaxlib='0.11.0') == 'untested-jaxlib'
   assert environ['XLA_FLAGS'] == '--xla_force_host_platform_device_count=8'
 
 
+def test_the_pinned_jaxlib_has_a_measured_decision():
+  """Fails when requirements.txt pins another jaxlib: run `python benchmarks/conv_kernels.py`
+  (and its --ynnpack form) on it and record the outcome in xla_cpu.DECISIONS."""
+  pins = dict(re.findall(r'^([\w-]+)==([\w.]+)', (REPO / 'requirements.txt').read_text(),
+                         re.MULTILINE))
+  assert pins['jaxlib'] in xla_cpu.DECISIONS, (
+      f'jaxlib {pins["jaxlib"]} is pinned but xla_cpu.DECISIONS has no measurement for it')
+  assert xla_cpu.jaxlib_version() == pins['jaxlib']
+
+
+def _python(code: str, **env) -> str:
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          cwd=REPO, env={**os.environ, **env}, timeout=120, check=True)
+  return result.stdout.strip().splitlines()[-1]
+
+
+def test_importing_the_library_changes_nothing_in_the_process():
+  modules = ['aesthetic_jax', 'aesthetic_jax.core.losses', 'aesthetic_jax.core.omega',
+             'aesthetic_jax.core.metrics', 'aesthetic_jax.model', 'aesthetic_jax.train.loop',
+             'aesthetic_jax.infer.scorer', 'aesthetic_jax.experiments.runner',
+             'aesthetic_jax.run_dir']
+  code = ('import os, sys; before = (os.environ.get("XLA_FLAGS"), list(sys.path)); '
+          + '; '.join(f'import {m}' for m in modules)
+          + '; print(before == (os.environ.get("XLA_FLAGS"), list(sys.path)))')
+  assert _python(code, XLA_FLAGS='--xla_force_host_platform_device_count=2') == 'True'
+  heavy = ('import sys; import aesthetic_jax.core.losses; '
+           'print(sorted(m for m in ("flax", "ml_collections", "optax") if m in sys.modules))')
+  assert _python(heavy) == '[]'
+
+
+def test_too_late_once_jax_has_started():
+  code = ('import os, jax; jax.numpy.ones(1).block_until_ready(); '
+          'from aesthetic_jax import xla_cpu; print(xla_cpu.configure(), '
+          '"ynn" in os.environ.get("XLA_FLAGS", ""))')
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=120, check=True)
+  assert result.stdout.split() == ['too-late', 'False']
+  assert 'configure() ran' in result.stderr
+
+
 def test_convolutions_of_this_process_do_not_run_on_ynnpack():
-  """Importing aesthetic_jax (conftest does, before JAX starts) took effect: a compiled
-  convolution and its gradients are XLA's own, while a matrix product is still YNNPACK's."""
-  if aesthetic_jax.XLA_CPU_CONVOLUTIONS != 'eigen' or jax.default_backend() != 'cpu':
-    pytest.skip(f'flag not applied here ({aesthetic_jax.XLA_CPU_CONVOLUTIONS}, '
+  """conftest's xla_cpu.configure() (as the entry points do, before JAX starts) took effect:
+  a compiled convolution and its gradients are XLA's own, a matrix product YNNPACK's."""
+  if (xla_cpu.EIGEN_CONVOLUTIONS not in os.environ.get('XLA_FLAGS', '')
+      or jax.default_backend() != 'cpu'):
+    pytest.skip(f'flag not applied here ({os.environ.get("XLA_FLAGS")}, '
                 f'{jax.default_backend()})')
   # 64 channels: without the flag YNNPACK takes all three convolutions at this size.
   x, w = jnp.ones((2, 16, 16, 64)), jnp.ones((3, 3, 64, 64))

@@ -1,7 +1,8 @@
 """Training curves of several runs from their metrics.jsonl, one panel per quantity.
 
-Per epoch: the training loss and accuracy of the epoch's last step (train records), the test
-accuracy and losses (eval records), and the validation semantic loss (the early-stop signal).
+Per epoch: the training loss and accuracy averaged over the epoch's steps (train records), the
+test accuracy and losses (eval records), and the validation semantic loss (the early-stop
+signal).
 """
 
 import csv
@@ -13,8 +14,8 @@ from aesthetic_jax.analysis.plotting import plt
 
 # (record kind, key, panel title, y label)
 PANELS = (
-    ('train', 'total', 'training objective (last step of the epoch)', 'loss'),
-    ('train', 'accuracy', 'training accuracy (last batch of the epoch)', 'accuracy'),
+    ('train', 'total_mean', 'training objective (mean over the epoch)', 'loss'),
+    ('train', 'accuracy_mean', 'training accuracy (mean over the epoch)', 'accuracy'),
     ('eval', 'accuracy', 'test accuracy (delta = 0)', 'accuracy'),
     ('eval', 'aesthetic_loss', 'test aesthetic loss (softmax CE)', 'loss per image'),
     ('eval', 'semantic_loss', 'test semantic loss (sum of BCE over tags)', 'loss per image'),

@@ -1,7 +1,7 @@
 """Paper Fig. 8: test images that run A classifies correctly and run B wrongly.
 
 Predictions are aligned by image_id (test_predictions.npz of both runs); images are read from
-the run's dataset (aesthetic_jax.datasets) and shown with their mean score, label and both
+the run's dataset (aesthetic_jax.data.registry) and shown with their mean score, label and both
 runs' P(high). Shown first: the largest disagreements |P_A(high) - P_B(high)|.
 """
 
@@ -54,7 +54,7 @@ def write_csv(found: dict, path: str, name_a: str, name_b: str) -> str:
 def load_images(dataset: str, data_dir: str, image_ids, *, split: str = 'test',
                 size: int = 256) -> dict[int, np.ndarray]:
   """image_id -> uint8 RGB (at most `size` on the long side) for the wanted ids of `split`."""
-  from aesthetic_jax import datasets
+  from aesthetic_jax.data import registry as datasets
   sources, _ = datasets.open_dataset(dataset, data_dir)
   source = sources[split]
   wanted, found = {int(i) for i in image_ids}, {}

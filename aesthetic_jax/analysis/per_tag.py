@@ -8,7 +8,7 @@ import csv
 
 import numpy as np
 
-from aesthetic_jax import metrics as metrics_lib
+from aesthetic_jax.core import metrics as metrics_lib
 from aesthetic_jax.analysis import plotting
 from aesthetic_jax.analysis.plotting import plt
 

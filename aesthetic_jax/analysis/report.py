@@ -4,26 +4,26 @@ Used by `python -m aesthetic_jax.analyze` and, for the runs of a table, by
 aesthetic_jax.experiments (table_figures).
 """
 
-import json
 import logging
 import os
 import traceback
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from aesthetic_jax.analysis import correlation, curves, examples, filters, per_tag, runs as runs_lib
 from aesthetic_jax.analysis.runs import Run
+from aesthetic_jax.run_dir import files
 
 Written = list[tuple[str, str | None]]  # (caption, path); path None: the figure failed
 
 
-def per_tag_figure(runs: Sequence[Run], out_dir: str, *, dataset=None, data_dir=None,
+def per_tag_figure(runs: Sequence[Run], out_dir: str, *,
                    stem: str = 'per_tag_accuracy') -> Written:
   """Fig. 5 over `runs` (all must have tags in their test predictions)."""
   predictions = {r.name: runs_lib.read_predictions(r) for r in runs}
   num_tags = next(iter(predictions.values()))['tags'].shape[1]
-  names = runs_lib.tag_names(runs[0], num_tags, dataset=dataset, data_dir=data_dir)
+  names = runs_lib.tag_names(runs, num_tags)
   table = per_tag.per_tag_table(predictions, names)
   png = per_tag.plot(table, os.path.join(out_dir, f'{stem}.png'),
                      title='Aesthetic accuracy on the test images of each semantic tag')
@@ -97,13 +97,13 @@ def has_tags(run: Run) -> bool:
     return False
 
 
-def table_figures(workdir: str, *, runs: Sequence[str], compare: Sequence[str] = (),
+def table_figures(runs: Mapping[str, str], *, compare: Sequence[str] = (),
                   out_dir: str) -> Written:
-  """The figures of a table's runs (`workdir/<run>`): per-tag accuracy, training curves,
+  """The figures of a table's runs ({name: run folder}): per-tag accuracy, training curves,
   Omega correlations, and for the `compare` pair (baseline, model) conv1 filters and the
   images the model gets right and the baseline wrong. Writes out_dir/figures.json too."""
   os.makedirs(out_dir, exist_ok=True)
-  opened = [runs_lib.open_run(os.path.join(workdir, name), name) for name in runs]
+  opened = [runs_lib.open_run(path, name) for name, path in runs.items()]
   written = _attempt('Training curves', curves_figure, opened, out_dir)
   tagged = [r for r in opened if has_tags(r)]
   if tagged:
@@ -113,6 +113,6 @@ def table_figures(workdir: str, *, runs: Sequence[str], compare: Sequence[str] =
     baseline, model = (next(r for r in opened if r.name == n) for n in compare)
     written += _attempt('conv1 filters', filters_figure, baseline, model, out_dir)
     written += _attempt('Example images', examples_figure, model, baseline, out_dir)
-  with open(os.path.join(out_dir, 'figures.json'), 'w') as f:
-    json.dump([{'caption': c, 'path': p} for c, p in written], f, indent=1)
+  files.write_json(os.path.join(out_dir, 'figures.json'),
+                   [{'caption': c, 'path': p} for c, p in written])
   return written

@@ -2,7 +2,7 @@
 
 Build (no TensorFlow needed; array_record files):
 
-  python -m aesthetic_jax.data build ava --config=paper --manual_dir=DIR --data_dir=DIR
+  python -m aesthetic_jax.data build ava/paper --manual_dir=DIR --data_dir=DIR
 
 Configs: `paper` (the paper's tag selection and random split, method.md section 1),
 `official` (test = aesthetics_image_lists/generic_test.jpgl), and `paper_256` /
@@ -18,9 +18,9 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from data_builders import common
-from data_builders.ava import build_utils, images, manual_dir, metadata
-from data_builders.ava import report as report_lib
+from data_builders.common import builder, images, manual_dir, records, splits
+from data_builders.ava import metadata
+from data_builders.common import skip_report as report_lib
 
 NUM_PAPER_TAGS = 29  # M on AVA (Kao et al., TIP 2017), what the rule gives on AVA.txt
 
@@ -78,7 +78,7 @@ def _configs():
   ]
 
 
-class Ava(build_utils.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
+class Ava(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
   """AVA: 255k dpchallenge.com photos with 10-bin vote histograms and semantic tags."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -90,7 +90,7 @@ class Ava(build_utils.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
 
   def _info(self) -> tfds.core.DatasetInfo:
-    features = common.record_features(
+    features = records.record_features(
         num_bins=metadata.NUM_BINS, num_tags=self.builder_config.num_tags,
         extra={'tag_ids': tfds.features.Tensor(shape=(2,), dtype=np.int32),
                'challenge_id': np.int32})
@@ -119,7 +119,7 @@ class Ava(build_utils.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
           f'num_tags={config.num_tags}. Is {root}/AVA.txt the public release? (see the '
           'dataset README for its git hash)')
     if config.split_rule == 'paper':
-      train_ids, test_ids = metadata.paper_split(
+      train_ids, test_ids = splits.paper_split(
           table.image_id[selection.row_mask], config.num_test, config.split_seed)
     else:
       test_list = metadata.read_id_list(os.path.join(root, metadata.OFFICIAL_TEST_LIST))
@@ -127,7 +127,7 @@ class Ava(build_utils.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
     report.counts.update(ava_txt_lines=num_lines, valid_rows=len(table),
                          with_kept_tag=int(selection.row_mask.sum()),
                          planned_train=len(train_ids), planned_test=len(test_ids))
-    self.info.metadata.update(common.dataset_metadata(
+    self.info.metadata.update(records.dataset_metadata(
         tag_names=selection.tag_names, tag_ids=selection.tag_ids,
         score_min=metadata.SCORE_MIN, score_max=metadata.SCORE_MAX,
         label_threshold=metadata.LABEL_THRESHOLD, split_rule=config.split_rule,

@@ -8,13 +8,12 @@ Writes a synthetic manual dir (AVA.txt with 29 tags, JPEGs of --width x --height
 each at 640x427), builds it as originals and pre-warped to 256x256 (the `paper` and
 `paper_256` code paths, with the paper's thresholds shrunk to the sample), and reports:
 records built per second (the whole build: metadata, image workers, TFDS writer), and the
-training input pipeline's images per second over each build (aesthetic_jax.input_pipeline:
+training input pipeline's images per second over each build (aesthetic_jax.data.pipeline:
 decode, warp to 256, random 227 crop, flip, batch). The CPU milliseconds per record/image
 (all processes) do not depend on what else the machine runs; the rates do (hence the load
 average in the output).
 """
 
-import argparse
 import contextlib
 import io
 import json
@@ -28,6 +27,20 @@ import numpy as np
 from PIL import Image
 
 NUM_TAGS = 29
+from absl import app, flags
+
+from aesthetic_jax.cli import flags as cli_flags
+
+FLAGS = flags.FLAGS
+cli_flags.workers('Image worker processes for the build (0: one per core).')
+cli_flags.json_output()
+cli_flags.batch_size('Images per batch of the input pipeline (default 64).')
+flags.DEFINE_integer('num_images', 2000, 'Generated JPEGs.')
+flags.DEFINE_integer('width', 640, 'Their width.')
+flags.DEFINE_integer('height', 427, 'Their height.')
+flags.DEFINE_integer('batches', 15, 'Timed batches of the input pipeline.')
+flags.DEFINE_integer('threads', 2, 'grain reader threads.')
+flags.DEFINE_string('work_dir', None, 'Folder for the images and builds (default: temporary).')
 
 
 def synthetic_jpeg(seed: int, width: int, height: int) -> bytes:
@@ -91,7 +104,7 @@ def pipeline_img_per_s(builder, *, batch_size: int, batches: int, threads: int) 
   """(images/s, CPU ms per image) of input_pipeline.train_dataset over the built train split,
   after warm-up."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  from aesthetic_jax import datasets, input_pipeline  # pylint: disable=g-import-not-at-top
+  from aesthetic_jax.data import pipeline as input_pipeline, registry as datasets  # pylint: disable=g-import-not-at-top
   from configs import default  # pylint: disable=g-import-not-at-top  (run from the repo root)
   config = default.get_config()  # the training defaults: warp 256, crop 227, flip
   config.batch_size = batch_size
@@ -109,20 +122,11 @@ def pipeline_img_per_s(builder, *, batch_size: int, batches: int, threads: int) 
   return num / (time.perf_counter() - start), (cpu_seconds() - start_cpu) / num * 1e3
 
 
-def main(argv=None) -> int:
-  from data_builders.ava import images  # pylint: disable=g-import-not-at-top
-  parser = argparse.ArgumentParser(prog='python -m data_builders.ava.bench',
-                                   description=__doc__.split('\n\n')[0])
-  parser.add_argument('--num_images', type=int, default=2000)
-  parser.add_argument('--width', type=int, default=640)
-  parser.add_argument('--height', type=int, default=427)
-  parser.add_argument('--workers', type=int, default=0, help='default: one per core')
-  parser.add_argument('--batch_size', type=int, default=64)
-  parser.add_argument('--batches', type=int, default=15)
-  parser.add_argument('--threads', type=int, default=2, help='grain reader threads')
-  parser.add_argument('--work_dir', default=None, help='default: a temporary folder')
-  parser.add_argument('--json', action='store_true')
-  args = parser.parse_args(argv)
+def main(argv) -> int:
+  from data_builders.common import images  # pylint: disable=g-import-not-at-top
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  args = FLAGS
   workers = args.workers or images.default_num_workers()
   with contextlib.ExitStack() as stack:
     work = args.work_dir or stack.enter_context(tempfile.TemporaryDirectory())
@@ -137,7 +141,7 @@ def main(argv=None) -> int:
                                     args.num_images, workers)
       results[f'build_records_per_s_{label}'] = round(args.num_images / seconds, 1)
       results[f'build_cpu_ms_per_record_{label}'] = round(cpu / args.num_images * 1e3, 2)
-      speed, cpu_ms = pipeline_img_per_s(builder, batch_size=args.batch_size,
+      speed, cpu_ms = pipeline_img_per_s(builder, batch_size=args.batch_size or 64,
                                          batches=args.batches, threads=args.threads)
       results[f'pipeline_img_per_s_{label}'] = round(speed, 1)
       results[f'pipeline_cpu_ms_per_img_{label}'] = round(cpu_ms, 2)
@@ -150,4 +154,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  app.run(main)

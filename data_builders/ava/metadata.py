@@ -19,7 +19,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from data_builders.ava import report as report_lib
+from data_builders.common import skip_report as report_lib
 
 NUM_BINS = 10  # scores 1..10
 SCORE_MIN, SCORE_MAX = 1, 10
@@ -179,20 +179,6 @@ def multi_hot(tag_ids: np.ndarray, selected: Sequence[int]) -> np.ndarray:
   """bool (N, M): image n carries selected tag m. tag_ids: int (N, 2)."""
   selected = np.asarray(selected, np.int64).reshape(1, 1, -1)
   return np.any(np.asarray(tag_ids)[:, :, None] == selected, axis=1)
-
-
-def paper_split(image_ids: np.ndarray, num_test: int = NUM_TEST,
-                seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
-  """(train ids, test ids), both sorted: a fixed-seed random `num_test` of `image_ids` are test.
-
-  The ids are sorted first, so the split depends only on the set of ids and the seed.
-  """
-  ids = np.unique(np.asarray(image_ids, np.int64))
-  if num_test >= len(ids):
-    raise ValueError(f'num_test={num_test} leaves no training images: only {len(ids)} images '
-                     'are selected.')
-  order = np.random.default_rng(seed).permutation(len(ids))
-  return np.sort(ids[order[num_test:]]), np.sort(ids[order[:num_test]])
 
 
 def official_split(image_ids: np.ndarray, test_list: Sequence[int],

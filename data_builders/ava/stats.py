@@ -9,26 +9,27 @@ num_train_by_delta, num_mean_exactly_5 and more. These are the `paper` config's 
 sizes: the build then skips the images that are missing or broken in the user's copy.
 """
 
-import argparse
 import json
 import os
 import sys
 
 import numpy as np
+from absl import app, flags
 
-from aesthetic_jax import labels
-from data_builders.ava import manual_dir as manual_dir_lib
+from aesthetic_jax.cli import flags as cli_flags
 from data_builders.ava import metadata
-from data_builders.ava import report as report_lib
+from data_builders.common import manual_dir as manual_dir_lib
+from data_builders.common import skip_report as report_lib
+from data_builders.common import splits
+
+FLAGS = flags.FLAGS
+cli_flags.manual_dir()
+cli_flags.json_output()
+cli_flags.split_flags()
+flags.DEFINE_integer('min_tag_images', metadata.MIN_TAG_IMAGES,
+                     'Keep the tags carried by more than this many images.')
 
 DELTAS = (0, 1)
-
-
-def label_counts(mean_score: np.ndarray, delta: float) -> dict[str, int]:
-  """{'low': n, 'high': n, 'dropped': n} under the delta rule (aesthetic_jax.labels)."""
-  y = labels.aesthetic_label(mean_score, delta=delta, threshold=metadata.LABEL_THRESHOLD)
-  return {'low': int((y == 0).sum()), 'high': int((y == 1).sum()),
-          'dropped': int((y == labels.DROPPED).sum())}
 
 
 def compute(manual_dir: str, *, min_tag_images: int = metadata.MIN_TAG_IMAGES,
@@ -38,10 +39,10 @@ def compute(manual_dir: str, *, min_tag_images: int = metadata.MIN_TAG_IMAGES,
   table, num_lines, tag_names = metadata.read_manual_dir(manual_dir, report)
   selection = metadata.select(table, tag_names, min_tag_images)
   selected = table.take(selection.row_mask)
-  train_ids, test_ids = metadata.paper_split(selected.image_id, num_test, split_seed)
+  train_ids, test_ids = splits.paper_split(selected.image_id, num_test, split_seed)
   is_train = np.isin(selected.image_id, train_ids)
   train_means, test_means = selected.mean_score[is_train], selected.mean_score[~is_train]
-  train_labels = {str(d): label_counts(train_means, d) for d in DELTAS}
+  train_labels = {str(d): splits.label_counts(train_means, d) for d in DELTAS}
   stats = {
       'num_rows': num_lines,
       'num_valid_rows': len(table),
@@ -55,7 +56,7 @@ def compute(manual_dir: str, *, min_tag_images: int = metadata.MIN_TAG_IMAGES,
       'split_seed': split_seed,
       'num_train_by_delta': {d: c['low'] + c['high'] for d, c in train_labels.items()},
       'train_labels_by_delta': train_labels,
-      'test_labels': label_counts(test_means, 0),
+      'test_labels': splits.label_counts(test_means, 0),
       'num_mean_exactly_5': int((selected.mean_score == metadata.LABEL_THRESHOLD).sum()),
       'images_per_selected_tag': {
           name: int(n) for name, n in zip(selection.tag_names,
@@ -105,31 +106,29 @@ def format_table(stats: dict) -> str:
   return '\n'.join(lines)
 
 
-def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(prog='python -m data_builders.ava.stats',
-                                   description=__doc__.split('\n\n')[0])
-  parser.add_argument('--manual_dir', required=True, help='folder with AVA.txt and tags.txt')
-  parser.add_argument('--json', action='store_true', help='print one JSON object')
-  parser.add_argument('--min_tag_images', type=int, default=metadata.MIN_TAG_IMAGES)
-  parser.add_argument('--num_test', type=int, default=metadata.NUM_TEST)
-  parser.add_argument('--split_seed', type=int, default=metadata.SPLIT_SEED)
-  args = parser.parse_args(argv)
+def main(argv) -> int:
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if not FLAGS.manual_dir:
+    raise app.UsageError('give --manual_dir=DIR (a folder with AVA.txt and tags.txt)')
   try:
-    root = manual_dir_lib.require(args.manual_dir, {
+    root = manual_dir_lib.require(FLAGS.manual_dir, {
         metadata.AVA_TXT: 'the ratings file of the AVA release',
         metadata.TAGS_TXT: 'semantic tag id -> name'}, dataset='ava')
   except manual_dir_lib.ManualDirError as e:
     print(e, file=sys.stderr)
     return 2
   try:
-    stats = compute(root, min_tag_images=args.min_tag_images, num_test=args.num_test,
-                    split_seed=args.split_seed)
+    stats = compute(root, min_tag_images=FLAGS.min_tag_images,
+                    num_test=FLAGS.num_test or metadata.NUM_TEST,
+                    split_seed=FLAGS.split_seed if FLAGS.split_seed is not None
+                    else metadata.SPLIT_SEED)
   except ValueError as e:  # e.g. num_test not below the number of selected images
     print(e, file=sys.stderr)
     return 2
-  print(json.dumps(stats) if args.json else format_table(stats))
+  print(json.dumps(stats) if FLAGS.json else format_table(stats))
   return 0
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  app.run(main)

@@ -19,7 +19,7 @@ from typing import Iterable
 
 import numpy as np
 
-from data_builders.ava import report as report_lib
+from data_builders.common import skip_report as report_lib
 
 NUM_BINS = 7  # ratings 1..7
 SCORE_MIN, SCORE_MAX = 1, 7

@@ -16,10 +16,8 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from data_builders import common
-from data_builders.ava import build_utils, images, manual_dir
-from data_builders.ava import metadata as ava_metadata
-from data_builders.ava import report as report_lib
+from data_builders.common import builder, images, manual_dir, records, splits
+from data_builders.common import skip_report as report_lib
 from data_builders.photonet import metadata
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -45,7 +43,7 @@ class PhotonetConfig(tfds.core.BuilderConfig):
   split_seed: int = metadata.SPLIT_SEED
 
 
-class Photonet(build_utils.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
+class Photonet(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
   """Photo.net: ~20k photos rated 1..7 by at least 10 users; aesthetic labels only."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -60,7 +58,7 @@ class Photonet(build_utils.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
-        features=common.record_features(num_bins=metadata.NUM_BINS, num_tags=0),
+        features=records.record_features(num_bins=metadata.NUM_BINS, num_tags=0),
         homepage='https://www.photo.net', metadata=tfds.core.MetadataDict())
 
   def check_manual_dir(self, path) -> str:
@@ -79,12 +77,12 @@ class Photonet(build_utils.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
     has_file = metadata.available(root, table.image_id)
     for photo_id in table.image_id[~has_file]:
       report.add(images.MISSING, report_lib.SKIPPED, int(photo_id))
-    train_ids, test_ids = ava_metadata.paper_split(table.image_id[has_file], config.num_test,
+    train_ids, test_ids = splits.paper_split(table.image_id[has_file], config.num_test,
                                                    config.split_seed)
     report.counts.update(dataset_txt_lines=num_lines, valid_rows=len(table),
                          with_file=int(has_file.sum()), planned_train=len(train_ids),
                          planned_test=len(test_ids))
-    self.info.metadata.update(common.dataset_metadata(
+    self.info.metadata.update(records.dataset_metadata(
         tag_names=[], tag_ids=[], score_min=metadata.SCORE_MIN, score_max=metadata.SCORE_MAX,
         label_threshold=metadata.LABEL_THRESHOLD, image_size=config.image_size,
         num_test=config.num_test, split_seed=config.split_seed,

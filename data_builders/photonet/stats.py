@@ -7,18 +7,23 @@ when there is no images/ folder), as the builder draws it; the build then also s
 that turn out to be broken.
 """
 
-import argparse
 import json
 import os
 import sys
 
 import numpy as np
+from absl import app, flags
 
-from data_builders.ava import manual_dir as manual_dir_lib
-from data_builders.ava import metadata as ava_metadata
-from data_builders.ava import report as report_lib
-from data_builders.ava import stats as ava_stats
+from aesthetic_jax.cli import flags as cli_flags
+from data_builders.common import manual_dir as manual_dir_lib
+from data_builders.common import skip_report as report_lib
+from data_builders.common import splits
 from data_builders.photonet import metadata
+
+FLAGS = flags.FLAGS
+cli_flags.manual_dir()
+cli_flags.json_output()
+cli_flags.split_flags()
 
 DELTAS = (0, 1)
 
@@ -30,10 +35,10 @@ def compute(manual_dir: str, *, num_test: int = metadata.NUM_TEST,
   has_images_dir = os.path.isdir(os.path.join(manual_dir, metadata.IMAGES_DIR))
   has_file = (metadata.available(manual_dir, table.image_id) if has_images_dir
               else np.ones(len(table), bool))
-  train_ids, test_ids = ava_metadata.paper_split(table.image_id[has_file], num_test, split_seed)
+  train_ids, test_ids = splits.paper_split(table.image_id[has_file], num_test, split_seed)
   is_train = np.isin(table.image_id, train_ids)
   in_split = has_file
-  train_labels = {str(d): ava_stats.label_counts(table.mean_score[is_train], d) for d in DELTAS}
+  train_labels = {str(d): splits.label_counts(table.mean_score[is_train], d) for d in DELTAS}
   return {
       'num_rows': num_lines,
       'num_valid_rows': len(table),
@@ -47,7 +52,7 @@ def compute(manual_dir: str, *, num_test: int = metadata.NUM_TEST,
       'split_seed': split_seed,
       'num_train_by_delta': {d: c['low'] + c['high'] for d, c in train_labels.items()},
       'train_labels_by_delta': train_labels,
-      'test_labels': ava_stats.label_counts(table.mean_score[in_split & ~is_train], 0),
+      'test_labels': splits.label_counts(table.mean_score[in_split & ~is_train], 0),
       'num_mean_exactly_5': int((table.mean_score[in_split] == metadata.LABEL_THRESHOLD).sum()),
       'issues': {reason: report.count(reason) for reason in sorted(report.issues)},
   }
@@ -76,25 +81,24 @@ def format_table(stats: dict) -> str:
   return '\n'.join(lines)
 
 
-def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(prog='python -m data_builders.photonet.stats',
-                                   description=__doc__.split('\n\n')[0])
-  parser.add_argument('--manual_dir', required=True, help='folder with photonet_dataset.txt')
-  parser.add_argument('--json', action='store_true', help='print one JSON object')
-  parser.add_argument('--num_test', type=int, default=metadata.NUM_TEST)
-  parser.add_argument('--split_seed', type=int, default=metadata.SPLIT_SEED)
-  args = parser.parse_args(argv)
+def main(argv) -> int:
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if not FLAGS.manual_dir:
+    raise app.UsageError('give --manual_dir=DIR (a folder with photonet_dataset.txt)')
   try:
     root = manual_dir_lib.require(
-        args.manual_dir, {metadata.DATASET_TXT: "Datta et al.'s ratings file"},
+        FLAGS.manual_dir, {metadata.DATASET_TXT: "Datta et al.'s ratings file"},
         dataset='photonet')
-    stats = compute(root, num_test=args.num_test, split_seed=args.split_seed)
+    stats = compute(root, num_test=FLAGS.num_test or metadata.NUM_TEST,
+                    split_seed=FLAGS.split_seed if FLAGS.split_seed is not None
+                    else metadata.SPLIT_SEED)
   except (manual_dir_lib.ManualDirError, ValueError) as e:
     print(e, file=sys.stderr)
     return 2
-  print(json.dumps(stats) if args.json else format_table(stats))
+  print(json.dumps(stats) if FLAGS.json else format_table(stats))
   return 0
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  app.run(main)

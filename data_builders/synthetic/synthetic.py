@@ -3,9 +3,9 @@
 The embedded default dataset of aesthetic_jax (a demo and test bed, NOT AVA). It builds
 itself on first use:
 
-  from aesthetic_jax import datasets
-  datasets.ensure_built('synthetic', data_dir)        # config 'small' (default)
-  datasets.ensure_built('synthetic/tiny', data_dir)   # 64 train / 32 test, for tests
+  from aesthetic_jax.data import registry
+  registry.ensure_built('synthetic', data_dir)        # config 'small' (default)
+  registry.ensure_built('synthetic/tiny', data_dir)   # 64 train / 32 test, for tests
 
 Records follow data_builders.common: 10 vote bins (scores 1..10) and M = 8 tags. Every
 record is a pure function of (config seed, split, index); see README.md for the rules.
@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from data_builders import common
+from data_builders.common import records
 from data_builders.synthetic import quality, render
 
 DESCRIPTION = (
@@ -117,9 +117,9 @@ class SyntheticAesthetics(tfds.core.GeneratorBasedBuilder):
     return tfds.core.DatasetInfo(
         builder=self,
         description=DESCRIPTION,
-        features=common.record_features(num_bins=quality.NUM_BINS, num_tags=quality.NUM_TAGS),
+        features=records.record_features(num_bins=quality.NUM_BINS, num_tags=quality.NUM_TAGS),
         citation=CITATION,
-        metadata=common.dataset_metadata(
+        metadata=records.dataset_metadata(
             tag_names=quality.TAG_NAMES, tag_ids=quality.TAG_IDS,
             score_min=quality.SCORE_MIN, score_max=quality.SCORE_MAX,
             label_threshold=quality.LABEL_THRESHOLD, description=DESCRIPTION,
