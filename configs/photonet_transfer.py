@@ -9,17 +9,18 @@ what is fresh and what was left out). Fine-tuning settings are ours (the paper g
 a tenth of the from-scratch learning rate, 8 epochs, x0.1 at epochs 5 and 7.
 
 Variants (comma-separated): mtcnn (default; MTCNN #1 FT) or stcnn (STCNN FT); demo.
-model.init_from defaults to the AVA run of configs/table5.py's source rows
-(workdir/table5/ava_mtcnn1 or workdir/table5/ava_stcnn; workdir/table5_demo/... for demo);
-point it at any AVA workdir of the same network with --config.model.init_from=DIR.
+model.init_from defaults to the first-seed AVA run of configs/table5.py's source rows
+(workdir/table5/ava_mtcnn1/seed0 or workdir/table5/ava_stcnn/seed0; workdir/table5_demo/...
+for demo), where `python -m aesthetic_jax.experiments table5` puts them; point it at any AVA
+workdir of the same network with --config.model.init_from=DIR.
 
 Run (the AVA model first, then the transfer; or `python -m aesthetic_jax.experiments table5`):
-  python -m aesthetic_jax.main --config=configs/mtcnn.py --workdir=workdir/table5/ava_mtcnn1
+  python -m aesthetic_jax.main --config=configs/mtcnn.py --workdir=workdir/table5/ava_mtcnn1/seed0
   python -m aesthetic_jax.main --config=configs/photonet_transfer.py --workdir=workdir/photonet_mtcnn1_ft
-  python -m aesthetic_jax.main --config=configs/stcnn.py --workdir=workdir/table5/ava_stcnn
+  python -m aesthetic_jax.main --config=configs/stcnn.py --workdir=workdir/table5/ava_stcnn/seed0
   python -m aesthetic_jax.main --config=configs/photonet_transfer.py:stcnn --workdir=workdir/photonet_stcnn_ft
 Demo (synthetic data for both steps):
-  python -m aesthetic_jax.main --config=configs/mtcnn.py:demo --workdir=workdir/table5_demo/ava_mtcnn1
+  python -m aesthetic_jax.main --config=configs/mtcnn.py:demo --workdir=workdir/table5_demo/ava_mtcnn1/seed0
   python -m aesthetic_jax.main --config=configs/photonet_transfer.py:demo --workdir=workdir/photonet_ft_demo
 """
 
@@ -37,7 +38,7 @@ def get_config(arg=None):
   demo = 'demo' in variants
   source = SOURCES[next(iter(variants & set(SOURCES)), 'mtcnn')]
   config = photonet.get_config('demo' if demo else None)
-  config.model.init_from = f'workdir/table5{"_demo" if demo else ""}/{source}'
+  config.model.init_from = f'workdir/table5{"_demo" if demo else ""}/{source}/seed0'
   config.optimizer.learning_rate /= 10
   if not demo:
     config.num_epochs = 8

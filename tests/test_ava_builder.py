@@ -12,7 +12,7 @@ from PIL import Image
 
 import builder_fixtures as fx
 from aesthetic_jax.core import labels
-from aesthetic_jax.data import preprocessing, registry as datasets
+from aesthetic_jax.data import image_io, preprocessing, registry as datasets
 from aesthetic_jax.cli import entry
 from data_builders.ava import ava, metadata, stats
 from data_builders.common import images, manual_dir, splits
@@ -169,6 +169,90 @@ def test_prepare_image(tmp_path, kind, ok, reason, image_size):
       assert image.size == (image_size, image_size)
 
 
+# Images a viewer shows otherwise than PIL's plain decode: a phone photo stored sideways with
+# EXIF orientation 6, and a 16-bit grayscale PNG under a .jpg name (PIL clips it to white).
+EXIF6, GRAY16 = 'exif6', 'gray16'
+GRAY16_VALUE = 0x8080  # shown as 0x80 = 128 (v >> 8)
+
+
+def upright_pixels(seed: int = 0) -> np.ndarray:
+  """uint8 (40, 30, 3): taller than wide, a different colour in each corner."""
+  pixels = np.zeros((40, 30, 3), np.uint8)
+  pixels[:20, :15] = (255, 0, 0)
+  pixels[:20, 15:] = (0, 255, 0)
+  pixels[20:, :15] = (0, 0, 255)
+  pixels[20:, 15:] = (255, 255, 0)
+  return np.clip(pixels.astype(int) + np.random.default_rng(seed).integers(-5, 5, pixels.shape),
+                 0, 255).astype(np.uint8)
+
+
+def viewer_image_bytes(kind: str, seed: int = 0) -> bytes:
+  buffer = io.BytesIO()
+  if kind == EXIF6:
+    # Stored rotated 90 degrees anticlockwise; orientation 6 turns it clockwise upright.
+    stored = np.ascontiguousarray(np.rot90(upright_pixels(seed), k=1))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(buffer, 'JPEG', quality=95, exif=exif.tobytes())
+  elif kind == GRAY16:
+    Image.fromarray(np.full((30, 40), GRAY16_VALUE, np.uint16)).save(buffer, 'PNG')
+  else:
+    raise ValueError(kind)
+  return buffer.getvalue()
+
+
+def assert_shown_as_a_viewer_shows(kind: str, encoded: bytes, size=None):
+  """The stored JPEG's pixels are upright / the right grey (JPEG tolerance)."""
+  with Image.open(io.BytesIO(encoded)) as image:
+    assert (image.format, image.mode) == ('JPEG', 'RGB')
+    got = np.asarray(image).astype(int)
+  if kind == EXIF6:
+    want = upright_pixels()
+    if size:
+      want = np.asarray(Image.fromarray(want).resize((size, size), Image.BILINEAR))
+    assert got.shape == want.shape
+    # Each quadrant's colour (JPEG's chroma subsampling blurs the edges between them).
+    h, w = got.shape[0] // 2, got.shape[1] // 2
+    for rows in (slice(2, h - 2), slice(h + 2, -2)):
+      for cols in (slice(2, w - 2), slice(w + 2, -2)):
+        assert np.abs(got[rows, cols].mean((0, 1)) - want[rows, cols].mean((0, 1))).max() < 12
+  else:
+    assert got.shape == ((size, size, 3) if size else (30, 40, 3))
+    assert abs(got.mean() - (GRAY16_VALUE >> 8)) < 2 and got.max() < 140
+
+
+@pytest.mark.parametrize('kind, reason', [(EXIF6, 'exif_rotated'), (GRAY16, 'png_not_jpeg')])
+@pytest.mark.parametrize('image_size', [None, 24])
+def test_prepare_image_shows_images_as_a_viewer(tmp_path, kind, reason, image_size):
+  path = tmp_path / '7.jpg'
+  path.write_bytes(viewer_image_bytes(kind))
+  got = images.prepare_image(7, str(path), image_size)
+  assert (got.ok, got.reason) == (True, reason)
+  assert_shown_as_a_viewer_shows(kind, got.data, image_size)
+
+
+def test_prepare_image_files_it_cannot_read(tmp_path, monkeypatch):
+  (tmp_path / '7.jpg').mkdir()  # a folder under the photo's name
+  assert images.prepare_image(7, str(tmp_path / '7.jpg')).reason == 'undecodable'
+
+  def denied(path, **_):
+    try:
+      raise PermissionError(13, 'Permission denied', path)
+    except PermissionError as e:
+      raise image_io.ImageReadError(image_io.UNREADABLE, e.strerror) from e
+
+  monkeypatch.setattr(image_io, 'read_file', denied)  # (root reads any file)
+  got = images.prepare_image(7, str(tmp_path / '8.jpg'))
+  assert (got.ok, got.reason) == (False, 'unreadable_file')
+
+
+def test_prepare_image_refuses_files_over_the_bound(tmp_path, monkeypatch):
+  fx.write_images(tmp_path, {7: fx.GOOD})
+  monkeypatch.setattr(images, 'MAX_FILE_BYTES', 100)
+  got = images.prepare_image(7, str(tmp_path / '7.jpg'))
+  assert (got.ok, got.reason) == (False, 'too_large')
+
+
 def test_prepare_images_in_a_pool_keeps_order(tmp_path):
   kinds = {i: (fx.GOOD if i % 3 else fx.MISSING) for i in range(1, 13)}
   fx.write_images(tmp_path, kinds)
@@ -268,6 +352,23 @@ def test_paper_build_record_values(paper, manual):
     with Image.open(io.BytesIO(records[image_id]['image'])) as image, \
          Image.open(manual / 'images' / f'{image_id}.jpg') as original:
       assert (image.format, image.mode, image.size) == ('JPEG', 'RGB', original.size)
+
+
+def test_build_stores_images_as_a_viewer_shows_them(tmp_path):
+  manual = fx.make_ava_manual_dir(tmp_path / 'manual')
+  kinds = {1018: EXIF6, 1020: GRAY16}
+  for image_id, kind in kinds.items():
+    (manual / 'images' / f'{image_id}.jpg').write_bytes(viewer_image_bytes(kind))
+  builder = _build(_config('tiny_paper_viewer'), manual, tmp_path / 'data')
+  records = {**_records(builder)['train'], **_records(builder)['test']}
+  for image_id, kind in kinds.items():
+    assert_shown_as_a_viewer_shows(kind, records[image_id]['image'])
+  report = report_lib.BuildReport.read(builder.data_dir)
+  assert report.ids('exif_rotated') == [1018]
+  assert report.issues['exif_rotated'].action == 'converted'
+  assert 1020 in report.ids('png_not_jpeg')
+  for image_id in (1001, 1016, 1019):  # upright RGB JPEGs: stored byte for byte
+    assert records[image_id]['image'] == (manual / 'images' / f'{image_id}.jpg').read_bytes()
 
 
 def test_official_build(manual, tmp_path):

@@ -217,3 +217,84 @@ def test_mtrl_penalty_is_the_trace_penalty(jit):
   np.testing.assert_allclose(fn(task_matrix=w, omega=om, eps=0.0), 26.0, rtol=1e-6)
   np.testing.assert_allclose(fn(task_matrix=w, omega=om),
                              omega.trace_penalty(w, om, eps=1e-6), rtol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------------
+# Precision against float64 (confident, correct logits keep their small losses).
+
+def _sigmoid_ce_float64(x, z):
+  """The stable form in float64: max(x, 0) - x z + log1p(exp(-|x|))."""
+  x, z = np.asarray(x, np.float64), np.asarray(z, np.float64)
+  return np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x)))
+
+
+def _rel_error_ok(got, want, rel):
+  """Relative error <= rel where the true value is a normal float32, else (float32 flushes
+  or cannot hold it: below 1.2e-38) an absolute error below float32's smallest normal."""
+  got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+  tiny = np.finfo(np.float32).tiny
+  ok = np.where(np.abs(want) >= tiny, np.abs(got - want) <= rel * np.abs(want),
+                np.abs(got - want) <= tiny)
+  return ok
+
+
+def test_sigmoid_cross_entropy_precision_and_gradient_against_float64_and_optax():
+  optax = pytest.importorskip('optax')
+  x = np.concatenate([np.linspace(-100, 100, 4001), [-16.0, -10.0, -1e-6, 0.0, 1e-6, 10.0,
+                                                     16.0]]).astype(np.float32)
+  for z in (0.0, 1.0):
+    labels = np.full_like(x, z)
+    got = losses.sigmoid_cross_entropy(logits=jnp.asarray(x), labels=jnp.asarray(labels))
+    want = _sigmoid_ce_float64(x, labels)
+    assert _rel_error_ok(got, want, 1e-4).all(), x[~_rel_error_ok(got, want, 1e-4)]
+    ours = np.asarray(got, np.float64)
+    reference = np.asarray(optax.sigmoid_binary_cross_entropy(jnp.asarray(x), jnp.asarray(labels)),
+                           np.float64)
+    assert _rel_error_ok(ours, reference, 1e-4).all()
+    grad = jax.grad(lambda v: losses.sigmoid_cross_entropy(
+        logits=v, labels=jnp.asarray(labels)).sum())(jnp.asarray(x))
+    x64 = x.astype(np.float64)  # s(x) - z, each branch exact in float64
+    want_grad = np.where(x64 >= 0, (1 - z) - 1 / (1 + np.exp(x64)), 1 / (1 + np.exp(-x64)) - z)
+    assert _rel_error_ok(grad, want_grad, 1e-4).all()
+  # The value the old logaddexp(x, 0) - x z form rounded to 0.
+  assert float(losses.sigmoid_cross_entropy(logits=jnp.float32(16.0), labels=1.0)) == (
+      pytest.approx(1.1253517e-07, rel=1e-6))
+  assert float(jax.grad(lambda v: losses.sigmoid_cross_entropy(logits=v, labels=1.0))(
+      jnp.float32(0.0))) == -0.5
+
+
+def test_softmax_cross_entropy_precision_against_float64():
+  rng = np.random.default_rng(0)
+  margins = np.concatenate([np.linspace(-1e4, 1e4, 2001), np.linspace(-30, 30, 601)])
+  logits = np.stack([margins, np.zeros_like(margins), rng.normal(size=margins.shape) - 5], 1)
+  logits = logits.astype(np.float32)
+  labels = np.zeros(len(logits), np.int32)
+  got = losses.softmax_cross_entropy(logits=jnp.asarray(logits), labels=jnp.asarray(labels))
+  x = logits.astype(np.float64)
+  top = x.max(1, keepdims=True)
+  # (max - x_y) + log(1 + the other terms), log1p: exact in float64 for tiny losses too.
+  others = np.exp(x - top)
+  others[np.arange(len(x)), x.argmax(1)] = 0.0
+  want = (top[:, 0] - x[:, 0]) + np.log1p(others.sum(1))
+  assert _rel_error_ok(got, want, 1e-4).all()
+  assert float(losses.softmax_cross_entropy(logits=jnp.array([16.0, 0.0]), labels=0)) == (
+      pytest.approx(1.1253517e-07, rel=1e-5))
+  grad = jax.grad(lambda v: losses.softmax_cross_entropy(logits=v, labels=jnp.asarray(
+      labels)).sum())(jnp.asarray(logits))
+  probs = np.exp(x - top) / np.exp(x - top).sum(1, keepdims=True)
+  want_grad = probs.copy()  # softmax - one-hot, the label's entry as -(the others' sum)
+  want_grad[:, 0] = -probs[:, 1:].sum(1)
+  assert _rel_error_ok(grad, want_grad, 1e-4).all()
+
+
+def test_squared_emd_precision_against_float64():
+  rng = np.random.default_rng(1)
+  logits = (rng.normal(size=(500, 10)) * np.logspace(-2, 4, 500)[:, None]).astype(np.float32)
+  target = rng.dirichlet(np.ones(10), size=500).astype(np.float32)
+  got = losses.squared_emd(logits=jnp.asarray(logits), target_distribution=jnp.asarray(target))
+  x = logits.astype(np.float64)
+  probs = np.exp(x - x.max(1, keepdims=True))
+  probs /= probs.sum(1, keepdims=True)
+  want = np.mean((np.cumsum(probs, 1) - np.cumsum(target.astype(np.float64), 1)) ** 2, 1)
+  # Its terms are differences of cumulative sums: the error is absolute, ~float32 epsilon.
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)

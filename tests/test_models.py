@@ -104,3 +104,48 @@ def test_which_parameters_each_task_reaches(architecture, semantic_must_not_reac
   if architecture == 'enhanced':
     aux = _reached(model, params, images, 'aesthetic_aux')
     assert 'shared/conv2' in aux and not any('main_branch' in n for n in aux)
+
+
+def test_table2_networks_have_the_papers_layers():
+  """The paper counts the output layer as an fc layer (method.md section 4): MTCNN #3's
+  aesthetic path and Enhanced MTCNN's auxiliary branch are conv1-2, ONE hidden fc layer (of
+  fc6's width) and the head; MTCNN #2 keeps fc5 and fc6 per task."""
+  from configs import table2  # pylint: disable=g-import-not-at-top
+  expected = {
+      'mtcnn1': {'shared': ['aesthetic_head', 'conv1', 'conv2', 'conv3', 'conv4', 'fc5', 'fc6',
+                            'semantic_head']},
+      'mtcnn2': {'shared': ['aesthetic_branch', 'conv1', 'conv2', 'conv3', 'conv4',
+                            'semantic_branch'],
+                 'shared/aesthetic_branch': ['aesthetic_head', 'fc5', 'fc6'],
+                 'shared/semantic_branch': ['fc5', 'fc6', 'semantic_head']},
+      'mtcnn3': {'shared': ['aesthetic_branch', 'conv1', 'conv2', 'semantic_branch'],
+                 'shared/aesthetic_branch': ['aesthetic_head', 'branch_fc1'],
+                 'shared/semantic_branch': ['conv3', 'conv4', 'fc5', 'fc6', 'semantic_head']},
+      'enhanced': {'shared': ['auxiliary_branch', 'conv1', 'conv2', 'main_branch'],
+                   'shared/auxiliary_branch': ['aesthetic_aux_head', 'branch_fc1'],
+                   'shared/main_branch': ['aesthetic_head', 'conv3', 'conv4', 'fc5', 'fc6',
+                                          'semantic_head']},
+  }
+  for network, tree in expected.items():
+    config = table2.get_config(f'{network}_delta0')  # the paper-size AVA row
+    model = models.build_model(config.model, num_tags=29)
+    shapes = jax.eval_shape(lambda m=model: m.init(jax.random.PRNGKey(0),
+                                                   jnp.zeros((1, 227, 227, 3), jnp.uint8)))
+    params = shapes['params']
+    for path, children in tree.items():
+      node = params
+      for key in path.split('/'):
+        node = node[key]
+      assert sorted(node) == children, (network, path)
+    if network in ('mtcnn3', 'enhanced'):
+      branch = 'aesthetic_branch' if network == 'mtcnn3' else 'auxiliary_branch'
+      # conv2's output (26 x 26 x 64 at 227) -> one hidden layer of fc6's 256 -> the head.
+      assert params['shared'][branch]['branch_fc1']['dense']['kernel'].shape == (26 * 26 * 64,
+                                                                                256)
+  config = table2.get_config('mtcnn3_delta0')
+  config.model.conv2_branch_fc_layers, config.model.conv2_branch_fc_width = 2, 128
+  params = jax.eval_shape(lambda: models.build_model(config.model, num_tags=29).init(
+      jax.random.PRNGKey(0), jnp.zeros((1, 227, 227, 3), jnp.uint8)))['params']
+  assert sorted(params['shared']['aesthetic_branch']) == ['aesthetic_head', 'branch_fc1',
+                                                         'branch_fc2']
+  assert params['shared']['aesthetic_branch']['aesthetic_head']['kernel'].shape == (128, 2)

@@ -1,6 +1,8 @@
 """Photo.net: metadata defects (fixture and the real file), the split over available photos,
 and a tiny build."""
 
+import shutil
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -8,7 +10,7 @@ import tensorflow_datasets as tfds
 import builder_fixtures as fx
 from aesthetic_jax.core import labels
 from aesthetic_jax.data import registry as datasets
-from data_builders.common import splits
+from data_builders.common import images, splits
 from data_builders.common import skip_report as report_lib
 from aesthetic_jax.cli import entry
 from data_builders.photonet import metadata, photonet, stats
@@ -114,3 +116,58 @@ def test_registered_configs():
   assert sorted(configs) == ['paper', 'paper_256']
   assert configs['paper'].num_test == 3000 and configs['paper_256'].image_size == 256
   assert datasets.get_builder('photonet', '/nonexistent').builder_config.name == 'paper'
+
+
+def _build(manual, data_dir):
+  config = photonet.PhotonetConfig(name='tiny', num_test=fx.PHOTONET_NUM_TEST)
+  builder = photonet.Photonet(config=config, data_dir=str(data_dir), num_workers=1)
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=str(manual)),
+      file_format='array_record')
+  return builder
+
+
+def _keep_only(image_dir, photo_ids):
+  for path in image_dir.iterdir():
+    if int(path.stem) not in photo_ids:
+      path.unlink()
+
+
+@pytest.mark.parametrize('case, expected', [
+    ('empty', ['0 of the 14 photos of photonet_dataset.txt have a file in {images}',
+               '{images} is empty: put the photos there']),
+    ('nested', ['0 of the 14 photos', '{images} holds a folder images/ with the photos: move '
+                'them up one level']),
+    ('four', ['4 of the 14 photos', 'and the test split alone takes 4.\nAdd photos to '
+              '{images}, named <photo_id>.jpg']),
+])
+def test_too_few_photos_stop_the_build_before_the_image_pass(tmp_path, case, expected):
+  manual = fx.make_photonet_manual_dir(tmp_path / 'manual')
+  image_dir = manual / 'images'
+  if case == 'empty':
+    shutil.rmtree(image_dir)
+    image_dir.mkdir()
+  elif case == 'nested':
+    shutil.move(image_dir, tmp_path / 'photos')
+    image_dir.mkdir()
+    shutil.move(tmp_path / 'photos', image_dir / 'images')
+  else:
+    _keep_only(image_dir, {2001, 2002, 2004, 2005})
+  with pytest.raises(images.NoUsableImagesError) as error:
+    _build(manual, tmp_path / 'data')
+  message = str(error.value)
+  assert message.startswith('photonet/tiny: too few photos for the split: ')
+  for text in expected:
+    assert text.format(images=image_dir) in message
+  assert not (tmp_path / 'data' / 'photonet' / 'tiny' / '1.1.0').exists()
+
+
+def test_a_split_of_broken_photos_stops_the_build_after_the_image_pass(tmp_path):
+  manual = fx.make_photonet_manual_dir(tmp_path / 'manual')
+  _, test = splits.paper_split(np.array(fx.PHOTONET_AVAILABLE), fx.PHOTONET_NUM_TEST, 0)
+  for photo_id in test:
+    (manual / 'images' / f'{photo_id}.jpg').write_bytes(b'')
+  with pytest.raises(images.NoUsableImagesError,
+                     match=r'photonet/tiny: no usable photo for the test split: all 4 were '
+                           r'skipped \(empty_file 4; e\.g\. '):
+    _build(manual, tmp_path / 'data')

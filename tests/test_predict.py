@@ -4,6 +4,8 @@ the demo on a really trained model, the benchmark."""
 import csv
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -164,3 +166,125 @@ def test_benchmark(workdir):
   assert result['batch_size'] == 16 and result['workers'] == 2
   # Decoding alone is part of scoring (which also runs the model), so it is not slower.
   assert result['decode_only_images_per_s'] > 0.5 * result['images_per_s'] > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile input (issue: scoring never loses finished work, never hangs, has a memory bound).
+
+def _png_header(width: int, height: int) -> bytes:
+  """A PNG that claims width x height RGB pixels and holds none (a few dozen bytes)."""
+  import struct  # pylint: disable=g-import-not-at-top
+  import zlib  # pylint: disable=g-import-not-at-top
+
+  def chunk(kind, data):
+    return (struct.pack('>I', len(data)) + kind + data
+            + struct.pack('>I', zlib.crc32(kind + data) & 0xFFFFFFFF))
+  return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 2, 0,
+                                                             0, 0)) + chunk(b'IEND', b''))
+
+
+def test_odd_file_names_and_kinds_each_get_one_row(workdir, tmp_path):
+  """A name that is not UTF-8, a FIFO, a link to /dev/zero, a link leaving the folder, a
+  hidden file: every one gets its row, nothing hangs, and CSV and JSON are written."""
+  folder = tmp_path / 'odd'
+  write_images(str(folder), 1)
+  good = (folder / 'img_000.jpg').read_bytes()
+  with open(os.path.join(os.fsencode(folder), b'caf\xe9.jpg'), 'wb') as f:
+    f.write(good)
+  os.mkfifo(folder / 'fifo.jpg')
+  os.symlink('/dev/zero', folder / 'zero.jpg')
+  (tmp_path / 'outside.jpg').write_bytes(good)
+  os.symlink(tmp_path / 'outside.jpg', folder / 'outside_link.jpg')
+  (folder / '.hidden.jpg').write_bytes(good)
+  for out in ('scores.csv', 'scores.json'):
+    _run([f'--workdir={workdir}', str(folder), f'--output={tmp_path / out}', '--no_progress'])
+  with open(tmp_path / 'scores.csv', newline='', encoding='utf-8') as f:
+    rows = {os.path.basename(r['path']): r for r in csv.DictReader(f)}
+  assert set(rows) == {'.hidden.jpg', 'caf\\xe9.jpg', 'fifo.jpg', 'img_000.jpg',
+                       'outside_link.jpg', 'zero.jpg'}
+  assert rows['caf\\xe9.jpg']['error'] == '' and rows['caf\\xe9.jpg']['p_high']
+  assert rows['caf\\xe9.jpg']['p_high'] == rows['img_000.jpg']['p_high']  # the same bytes
+  assert rows['fifo.jpg']['error'] == 'not a regular file: fifo'
+  assert rows['zero.jpg']['error'] == rows['outside_link.jpg']['error'] == (
+      'link leaves the folder (use --follow_links)')
+  assert rows['.hidden.jpg']['error'] == 'hidden file (skipped)'
+  with open(tmp_path / 'scores.json', encoding='utf-8') as f:
+    images = json.load(f)['images']
+  assert len(images) == 6 and any(r['path'].endswith('caf\\xe9.jpg') for r in images)
+  # Followed, the link out is scored and the one to /dev/zero refused without being read.
+  _run([f'--workdir={workdir}', str(folder), f'--output={tmp_path / "followed.csv"}',
+        '--follow_links', '--no_progress'])
+  with open(tmp_path / 'followed.csv', newline='') as f:
+    rows = {os.path.basename(r['path']): r for r in csv.DictReader(f)}
+  assert rows['outside_link.jpg']['p_high'] == rows['img_000.jpg']['p_high']
+  assert rows['zero.jpg']['error'] == 'not a regular file: character device'
+
+
+def _peak_rss_mb_of_scoring(workdir, folder, output) -> int:
+  """Peak resident memory (MB) of a fresh process that scores `folder` on 8 threads."""
+  code = (
+      'import resource\n'
+      'from aesthetic_jax.cli import entry, predict\n'
+      f'entry.call(predict.main, ["--workdir={workdir}", "{folder}", "--workers=8",\n'
+      f'                          "--output={output}", "--no_progress"])\n'
+      'print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n')
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=180, cwd=os.path.dirname(os.path.dirname(__file__)))
+  assert result.returncode == 0, result.stderr[-2000:]
+  return int(result.stdout.split()[-1])
+
+
+def test_huge_images_are_refused_within_a_memory_bound(workdir, tmp_path):
+  """Eight PNGs claiming 13000 x 13000 pixels, scored on 8 threads in a fresh process:
+  refused from their headers; the process's peak memory is that of scoring one ordinary
+  image (decoded, one would take 500 MB, eight 4 GB)."""
+  normal, huge = tmp_path / 'normal', tmp_path / 'huge'
+  write_images(str(normal), 1)
+  write_images(str(huge), 1)
+  for i in range(8):
+    (huge / f'huge_{i}.png').write_bytes(_png_header(13000, 13000))
+  baseline = _peak_rss_mb_of_scoring(workdir, normal, tmp_path / 'normal.csv')
+  peak = _peak_rss_mb_of_scoring(workdir, huge, tmp_path / 'huge.csv')
+  assert peak - baseline < 200, (peak, baseline)
+  with open(tmp_path / 'huge.csv', newline='') as f:
+    rows = list(csv.DictReader(f))
+  assert [r['error'] for r in rows[:8]] == ['too large: 13000 x 13000 pixels > 67108864'] * 8
+  assert rows[8]['p_high'] and not rows[8]['error']
+
+
+def test_images_are_scored_as_a_viewer_shows_them(workdir, tmp_path):
+  """A 16-bit grayscale PNG scores as its 8-bit version; a photo stored sideways with an
+  EXIF orientation scores as the upright photo."""
+  scorer = Scorer.from_workdir(workdir)
+  rng = np.random.default_rng(0)
+  grey8 = np.kron(rng.integers(0, 256, (12, 16)), np.ones((8, 8))).astype(np.uint8)
+  Image.fromarray(grey8).save(tmp_path / 'grey8.png')
+  Image.fromarray(grey8.astype(np.uint16) * 257).save(tmp_path / 'grey16.png')
+  upright = np.kron(rng.integers(0, 256, (6, 8, 3)), np.ones((16, 16, 1))).astype(np.uint8)
+  Image.fromarray(upright).save(tmp_path / 'upright.png')
+  exif = Image.Exif()
+  exif[0x0112] = 6  # stored rotated 90 degrees anticlockwise: the viewer turns it clockwise
+  Image.fromarray(np.rot90(upright)).save(tmp_path / 'sideways.png', exif=exif.tobytes())
+  scores = scorer.score([str(tmp_path / n) for n in ('grey8.png', 'grey16.png', 'upright.png',
+                                                       'sideways.png')])
+  np.testing.assert_array_equal(scorer.load_image(str(tmp_path / 'grey16.png')),
+                                scorer.load_image(str(tmp_path / 'grey8.png')))
+  np.testing.assert_array_equal(scorer.load_image(str(tmp_path / 'sideways.png')),
+                                scorer.load_image(str(tmp_path / 'upright.png')))
+  assert scores.p_high[0] == scores.p_high[1] and scores.p_high[2] == scores.p_high[3]
+
+
+def test_outputs_get_ordinary_permissions(workdir, folder, tmp_path):
+  previous = os.umask(0o022)
+  try:
+    out = tmp_path / 'scores.csv'
+    _run([f'--workdir={workdir}', os.path.join(folder, 'img_000.jpg'), f'--output={out}',
+          '--no_progress'])
+    assert oct(out.stat().st_mode & 0o777) == oct(0o644)
+    out.chmod(0o664)
+    os.umask(0o002)
+    _run([f'--workdir={workdir}', os.path.join(folder, 'img_000.jpg'), f'--output={out}',
+          '--no_progress'])
+    assert oct(out.stat().st_mode & 0o777) == oct(0o664)  # an overwrite keeps 0664 under 002
+  finally:
+    os.umask(previous)

@@ -100,3 +100,29 @@ def test_config_overrides_reach_the_command():
              ['--config=configs/mtrl.py:demo', '--config.input.crop_size=48', 'a.jpg'])
   assert seen['config'].input.crop_size == 48 and seen['argv'][1:] == ['a.jpg']
   del predict
+
+
+def test_tensorboard_reads_the_run(tiny_config, tmp_path):
+  """TensorBoard's own reader loads the event files of a run, a resumed one included: loss
+  terms every log_every_steps, epoch metrics, the learning rate, the semantic gate, Omega's
+  correlation image; after a resume, no step appears twice."""
+  accumulator = pytest.importorskip(
+      'tensorboard.backend.event_processing.event_accumulator')
+  workdir = str(tmp_path / 'run')
+  train.train_and_evaluate(tiny_config(num_epochs=1), workdir)
+  train.train_and_evaluate(tiny_config(num_epochs=2), workdir)  # resumes at step 2
+  events = accumulator.EventAccumulator(os.path.join(workdir, 'tensorboard'),
+                                        size_guidance={accumulator.SCALARS: 0})
+  events.Reload()
+  tags = events.Tags()
+  assert {'train/total', 'train/aesthetic', 'train/semantic', 'train/mtrl_penalty',
+          'train/learning_rate', 'train/total_mean', 'train/semantic_gate', 'eval/accuracy',
+          'eval/roc_auc', 'eval/semantic_map'} <= set(tags['scalars'])
+  assert tags['images'] == ['mtrl/omega_correlation']
+  assert [e.step for e in events.Scalars('train/total')] == [1, 2, 3, 4]
+  assert [e.step for e in events.Scalars('eval/accuracy')] == [2, 4]
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    evals = [r['accuracy'] for r in map(json.loads, f) if r['kind'] == 'eval']
+  assert [e.value for e in events.Scalars('eval/accuracy')] == pytest.approx(evals)
+  image = events.Images('mtrl/omega_correlation')[-1]
+  assert (image.width, image.height) == (10 * 8, 10 * 8)  # 2 + 8 subtasks, 8 pixels each

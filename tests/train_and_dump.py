@@ -14,7 +14,7 @@ xla_cpu.configure()
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import flax.traverse_util
 import numpy as np
-from absl import app, flags
+from absl import app, flags, logging
 
 from aesthetic_jax.cli import entry
 from aesthetic_jax.cli import train as train_cli
@@ -26,6 +26,7 @@ flags.DEFINE_string('params_out', None, 'Where to write the final parameters (.n
 
 def main(argv) -> int:
   del argv
+  logging.set_verbosity(logging.WARNING)  # as aesthetic_jax.main
   train_cli.maybe_initialize_distributed()
   try:
     state, _ = loop.train(FLAGS.config, FLAGS.workdir)

@@ -22,7 +22,8 @@ cli_flags.data_dir()
 cli_flags.workers()
 cli_flags.progress()
 cli_flags.manual_dir()
-flags.DEFINE_bool('overwrite', False, 'build: rebuild even if a build exists.')
+flags.DEFINE_bool('overwrite', False, 'build: rebuild even if a build exists; the old build is '
+                  'replaced only once the new one is complete.')
 
 COMMANDS = ('build', 'report')
 

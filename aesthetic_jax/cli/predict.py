@@ -26,6 +26,7 @@ import time
 from absl import app, flags, logging
 
 from aesthetic_jax.cli import flags as cli_flags
+from aesthetic_jax.data import image_io
 from aesthetic_jax.infer import batch_scoring, demo, output
 from aesthetic_jax.infer.scorer import Scorer, default_workers
 from aesthetic_jax.run_dir import DEMO_IMAGES
@@ -36,7 +37,8 @@ cli_flags.workdir('A training workdir: its newest readable checkpoint scores.')
 cli_flags.checkpoint()
 cli_flags.config('An experiment config: untrained random weights, for timing only.')
 cli_flags.output('scores.csv or scores.json (default: print a table).')
-cli_flags.workers('Decoding threads (0: one per core, at most 8).')
+cli_flags.workers('Decoding threads (0: one per core, at most 8, and as many as half the '
+                  'available memory holds at --max_pixels and --max_file_mb).')
 cli_flags.progress()
 cli_flags.data_dir('With --demo_from_test_split: where the dataset is (default: the '
                    "training config's data.data_dir).")
@@ -46,6 +48,11 @@ flags.DEFINE_integer('top_tags', 3, 'Tags reported per image.')
 flags.DEFINE_bool('follow_links', False, 'Follow symbolic links that leave a folder given on '
                   'the command line (and walk linked folders); by default they get an error '
                   'row.')
+flags.DEFINE_integer('max_pixels', image_io.DEFAULT_MAX_PIXELS,
+                     'Refuse images with more pixels than this (after the JPEG reduction '
+                     'draft mode makes); bounds the memory one decode takes.')
+flags.DEFINE_integer('max_file_mb', image_io.DEFAULT_MAX_BYTES // 2**20,
+                     'Refuse files larger than this many MiB.')
 flags.DEFINE_integer('demo_from_test_split', 0, "Write N test images of the model's dataset "
                      'to <workdir>/demo_images and score them.')
 flags.DEFINE_integer('benchmark', 0, 'Time folder scoring of N generated JPEGs.')
@@ -72,17 +79,21 @@ def make_scorer() -> Scorer:
   if FLAGS.config is not None:
     print('Untrained random weights (--config): for timing only, the scores mean nothing.',
           file=sys.stderr)
-    return Scorer.from_config(FLAGS.config, batch_size=FLAGS.batch_size)
+    return Scorer.from_config(FLAGS.config, batch_size=FLAGS.batch_size, **_limits())
   return Scorer.from_checkpoint(FLAGS.workdir or FLAGS.checkpoint, step=FLAGS.step,
-                                batch_size=FLAGS.batch_size)
+                                batch_size=FLAGS.batch_size, **_limits())
+
+
+def _limits() -> dict[str, int]:
+  return {'max_pixels': FLAGS.max_pixels, 'max_file_bytes': FLAGS.max_file_mb * 2**20}
 
 
 def main(argv) -> int:
   paths = list(argv[1:])
   _check_flags(paths)
   logging.set_verbosity(logging.WARNING)  # orbax and TFDS log every file at INFO
-  workers = FLAGS.workers or default_workers()
   scorer = make_scorer()
+  workers = FLAGS.workers or default_workers(**_limits())
   if FLAGS.benchmark:
     width, height = (int(v) for v in FLAGS.benchmark_size.lower().split('x'))
     print(json.dumps(demo.benchmark(scorer, count=FLAGS.benchmark, size=(width, height),

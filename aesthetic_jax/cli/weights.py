@@ -3,7 +3,9 @@
   python -m aesthetic_jax.weights import --arch=resnet50 --src=resnet50.safetensors --out=DIR
 
 Then train with --config.model.init_from=DIR. `src` is a .safetensors or .npz state dict
-(or .pth/.pt when PyTorch happens to be installed).
+(or .pth/.pt when PyTorch happens to be installed) of exactly the network --arch names. A
+refusal (a file unreadable, malformed, with NaN, or of another network) is one line on
+stderr, `error: FILE: ...`, exit status 1, and nothing written to --out.
 """
 
 import os
@@ -30,13 +32,25 @@ def main(argv) -> int:
     raise app.UsageError('usage: python -m aesthetic_jax.weights import --arch=ARCH --src=FILE '
                          '--out=DIR')
   try:
+    stage_sizes = tuple(int(s) for s in FLAGS.stage_sizes)
+    if FLAGS.width_divisor < 1 or any(s < 1 for s in stage_sizes):
+      raise ValueError
+  except ValueError:
+    return _refuse(f'--width_divisor={FLAGS.width_divisor} --stage_sizes='
+                   f'{",".join(FLAGS.stage_sizes)}: need a width divisor >= 1 and positive '
+                   'ResNet blocks per stage, e.g. --stage_sizes=2,2,2,2.')
+  try:
     report = torchvision.import_torchvision(
         FLAGS.arch, FLAGS.src, FLAGS.out, width_divisor=FLAGS.width_divisor,
-        stage_sizes=tuple(int(s) for s in FLAGS.stage_sizes))
-  except (torchvision.WeightMismatchError, FileNotFoundError, ImportError, ValueError) as error:
-    print(f'Import failed: {error}', file=sys.stderr)
-    return 1
+        stage_sizes=stage_sizes)
+  except torchvision.WeightFileError as error:  # a refusal; anything else is a bug: traceback
+    return _refuse(str(error))
   print(report.summary())
   print(f'Wrote {os.path.join(FLAGS.out, torchvision.BACKBONE_FILE)}; train with '
         f'--config.model.init_from={FLAGS.out}')
   return 0
+
+
+def _refuse(message: str) -> int:
+  print('error: ' + ' '.join(message.split()), file=sys.stderr)  # always one line
+  return 1

@@ -435,6 +435,17 @@ def decode_rgb(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
   return pixels
 
 
+def pil_to_rgb(image: Image.Image) -> np.ndarray:
+  """An in-memory PIL image -> uint8 (H, W, 3) as decode_rgb shows a file: its EXIF
+  orientation applied, any mode converted, transparency on white."""
+  image.load()
+  orientation = _orientation(image)
+  pixels = _to_rgb(image)
+  if orientation != 1:
+    pixels = np.ascontiguousarray(_TRANSPOSES[orientation](pixels))
+  return pixels
+
+
 def warp(image: np.ndarray, size: int) -> np.ndarray:
   """uint8 (H, W, 3) -> uint8 (size, size, 3): resized without keeping the aspect ratio,
   PIL bilinear, exactly as preprocessing.decode_and_warp resizes (bit-identical). The result

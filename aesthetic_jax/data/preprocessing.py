@@ -1,24 +1,23 @@
-"""Image preprocessing ops (numpy/PIL, run in the input pipeline's workers).
+"""Image preprocessing ops (numpy/PIL, run in the input pipeline's workers and by the Scorer).
 
 method.md section 1: warp (resize, aspect ratio not kept) to 256x256, a random 227x227 crop
 plus horizontal flip for training, the centre crop for evaluation. Sizes come from config.
+Decoding is data.image_io's, the same for the builders, training and scoring.
 """
 
-import io
-
 import numpy as np
-from PIL import Image
+
+from aesthetic_jax.data import image_io
 
 
 def decode_and_warp(image_bytes: bytes, size: int) -> np.ndarray:
-  """JPEG/PNG bytes -> uint8 (size, size, 3) RGB, warped (no aspect-ratio preservation)."""
-  with Image.open(io.BytesIO(image_bytes)) as image:
-    # JPEG draft mode decodes at a reduced scale (>= the target size): much faster for big photos.
-    image.draft('RGB', (size, size))
-    image = image.convert('RGB')
-    if image.size != (size, size):
-      image = image.resize((size, size), Image.BILINEAR)
-    return np.asarray(image)
+  """Encoded image bytes -> uint8 (size, size, 3) RGB as a viewer shows the image (EXIF
+  orientation, any mode; image_io.decode_rgb), warped (no aspect-ratio preservation). A JPEG
+  decodes at a reduced scale (>= size, draft mode): much faster for big photos.
+
+  Raises image_io.ImageReadError for a file that is not a readable image, or too large.
+  """
+  return image_io.warp(image_io.decode_rgb(image_bytes, draft_size=size), size)
 
 
 def random_crop_and_flip(image: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:

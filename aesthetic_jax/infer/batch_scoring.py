@@ -11,8 +11,8 @@ import sys
 from typing import Any, Iterator, Sequence
 
 import numpy as np
-from PIL import Image
 
+from aesthetic_jax.data import image_io
 from aesthetic_jax.infer import files
 
 
@@ -32,14 +32,14 @@ def rows_for(paths: Sequence[str], *, follow_links: bool = False) -> list[Row]:
 
 
 def describe_error(error: Exception) -> str:
-  """A short reason for a file that could not be scored."""
-  if isinstance(error, Image.UnidentifiedImageError):
-    return 'not an image (PIL cannot identify the file format)'
-  if isinstance(error, Image.DecompressionBombError):
-    return f'image too large: {error}'
-  if isinstance(error, (OSError, SyntaxError, ValueError)) and not isinstance(
-      error, (FileNotFoundError, PermissionError, IsADirectoryError)):
-    return f'corrupt or unreadable image: {error}'
+  """A short reason for a file that could not be scored, e.g. 'not a regular file: fifo',
+  'too large: 13000 x 13000 pixels > 67108864', 'corrupt: ...'."""
+  if isinstance(error, image_io.ImageReadError):
+    return str(error)
+  if isinstance(error, MemoryError):
+    return 'out of memory while decoding'
+  if isinstance(error, OSError) and error.strerror:
+    return f'unreadable: {error.strerror}'
   return f'{type(error).__name__}: {error}'
 
 

@@ -1,4 +1,9 @@
-"""Writing scores: CSV, JSON (atomically), or a text table."""
+"""Writing scores: CSV, JSON (atomically), or a text table.
+
+Paths are written as infer.files.display_path shows them: a file name that is not valid
+UTF-8 (any bytes the OS allows) appears with its bytes backslash-escaped (caf\\xe9.jpg), so
+every table can be written and read back.
+"""
 
 import csv
 import json
@@ -6,6 +11,7 @@ import os
 from typing import Any, Sequence
 
 from aesthetic_jax.infer.batch_scoring import Row
+from aesthetic_jax.infer.files import display_path
 from aesthetic_jax.run_dir import files
 
 FORMATS = ('.csv', '.json')
@@ -27,7 +33,7 @@ def csv_columns(scorer, top_tags: int) -> list[str]:
 
 
 def csv_row(row: Row) -> dict[str, str]:
-  out = {'path': row.path, 'error': row.error}
+  out = {'path': display_path(row.path), 'error': row.error}
   if row.scores:
     out['p_high'] = _fmt(row.scores['p_high'])
     out['predicted_class'] = row.scores['predicted_class']
@@ -39,7 +45,7 @@ def csv_row(row: Row) -> dict[str, str]:
 
 
 def json_record(row: Row) -> dict[str, Any]:
-  record = {'path': row.path, **(row.scores or {}), 'error': row.error or None}
+  record = {'path': display_path(row.path), **(row.scores or {}), 'error': row.error or None}
   if 'top_tags' in record:
     record['top_tags'] = [{'tag': t, 'probability': p} for t, p in record['top_tags']]
   return record
@@ -79,11 +85,11 @@ def format_table(rows: Sequence[Row], *, top_tags: int, extra: dict[str, dict] |
   lines = [header]
   for row in rows:
     if row.error:
-      lines.append([row.path, '-', '-', '-'] + ['-'] * len(extra_names) + [f'ERROR: {row.error}'])
+      lines.append([display_path(row.path), '-', '-', '-'] + ['-'] * len(extra_names) + [f'ERROR: {row.error}'])
       continue
     s = row.scores
     tags = ', '.join(f'{t} {p:.2f}' for t, p in s.get('top_tags', ())[:top_tags])
-    lines.append([row.path, f'{s["p_high"]:.3f}', s['predicted_class'],
+    lines.append([display_path(row.path), f'{s["p_high"]:.3f}', s['predicted_class'],
                   f'{s["mean_score"]:.2f}' if 'mean_score' in s else '-']
                  + [str(extra.get(row.path, {}).get(k, '')) for k in extra_names] + [tags])
   widths = [max(len(line[c]) for line in lines) for c in range(len(header) - 1)]

@@ -28,7 +28,7 @@ from aesthetic_jax import model as model_lib
 from aesthetic_jax import run_dir as run_dir_lib
 from aesthetic_jax import xla_cpu
 from aesthetic_jax.core.dataset_meta import DatasetMeta
-from aesthetic_jax.data import preprocessing
+from aesthetic_jax.data import image_io, preprocessing
 from aesthetic_jax.model import predictions as predictions_lib
 
 AXIS = 'data'
@@ -120,9 +120,12 @@ class Scorer:
 
   def __init__(self, model, variables, *, config, meta: DatasetMeta, source: str = '',
                step: int | None = None, batch_size: int | None = None,
-               devices: Sequence[jax.Device] | None = None):
+               devices: Sequence[jax.Device] | None = None,
+               max_pixels: int = image_io.DEFAULT_MAX_PIXELS,
+               max_file_bytes: int = image_io.DEFAULT_MAX_BYTES):
     xla_cpu.configure()  # a no-op unless JAX has not started yet (then: Eigen convolutions)
     self.model, self.config, self.meta = model, config, meta
+    self.max_pixels, self.max_file_bytes = max_pixels, max_file_bytes
     self.source, self.step = source, step
     self.devices = list(devices or jax.local_devices())
     mesh = jax.sharding.Mesh(np.asarray(self.devices), (AXIS,))
@@ -191,29 +194,28 @@ class Scorer:
   # -- images ---------------------------------------------------------------------------------
 
   def load_image(self, image) -> np.ndarray:
-    """The model's evaluation input uint8 (S, S, 3) of one image.
+    """The model's evaluation input uint8 (S, S, 3) of one image, as a viewer shows it
+    (data.image_io: EXIF orientation applied, 16-bit and other modes converted,
+    transparency on white).
 
-    image: a path (str or os.PathLike), encoded bytes (JPEG, PNG, ... anything PIL reads), a
-    PIL image, or a uint8 array (H, W, 3) or (H, W). Raises OSError (e.g. PIL's
-    UnidentifiedImageError) for a file that is not a readable image.
+    image: a path (str or os.PathLike; read safely: a FIFO or device is refused, never
+    read, and files over max_file_bytes / images over max_pixels are refused), encoded bytes
+    (JPEG, PNG, ... anything PIL reads), a PIL image, or a uint8 array (H, W, 3) or (H, W).
+    Raises image_io.ImageReadError (an OSError) for what is not a readable image.
     """
     if isinstance(image, (str, os.PathLike)):
-      with open(image, 'rb') as f:
-        image = f.read()
+      image = image_io.read_file(image, max_bytes=self.max_file_bytes)
     if isinstance(image, (bytes, bytearray, memoryview)):
-      warped = preprocessing.decode_and_warp(bytes(image), self.resize_size)
+      rgb = image_io.decode_rgb(bytes(image), max_pixels=self.max_pixels,
+                                draft_size=self.resize_size)
+    elif isinstance(image, Image.Image):
+      rgb = image_io.pil_to_rgb(image)
+    elif isinstance(image, np.ndarray):
+      rgb = image_io.pil_to_rgb(Image.fromarray(np.asarray(image, np.uint8)))
     else:
-      if isinstance(image, np.ndarray):
-        image = Image.fromarray(np.asarray(image, np.uint8))
-      if not isinstance(image, Image.Image):
-        raise TypeError(f'Cannot score a {type(image).__name__}; give a path, bytes, a PIL '
-                        'image or a uint8 array.')
-      # The same warp as decode_and_warp, without its JPEG draft step (nothing to decode).
-      image = image.convert('RGB')
-      if image.size != (self.resize_size,) * 2:
-        image = image.resize((self.resize_size,) * 2, Image.BILINEAR)
-      warped = np.asarray(image)
-    return preprocessing.center_crop(warped, self.crop_size)
+      raise TypeError(f'Cannot score a {type(image).__name__}; give a path, bytes, a PIL '
+                      'image or a uint8 array.')
+    return preprocessing.center_crop(image_io.warp(rgb, self.resize_size), self.crop_size)
 
   # -- predictions ----------------------------------------------------------------------------
 
@@ -257,13 +259,36 @@ class Scorer:
     images = list(images)
     if not images:
       return concatenate([], self)
-    with concurrent.futures.ThreadPoolExecutor(workers or default_workers()) as pool:
+    workers = workers or default_workers(max_pixels=self.max_pixels,
+                                         max_file_bytes=self.max_file_bytes)
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
       arrays = list(pool.map(self.load_image, images))
     return self.predict(np.stack(arrays))
 
 
-def default_workers() -> int:
-  return max(1, min(8, os.cpu_count() or 1))
+def available_memory_bytes() -> int | None:
+  """MemAvailable of /proc/meminfo (Linux), else None."""
+  try:
+    with open('/proc/meminfo', encoding='ascii') as f:
+      for line in f:
+        if line.startswith('MemAvailable:'):
+          return int(line.split()[1]) * 1024
+  except (OSError, ValueError):
+    pass
+  return None
+
+
+def default_workers(*, max_pixels: int = image_io.DEFAULT_MAX_PIXELS,
+                    max_file_bytes: int = image_io.DEFAULT_MAX_BYTES) -> int:
+  """Decoding threads: one per core (at most 8), and no more than half the available memory
+  holds at the worst case of one decode each (a file of max_file_bytes and
+  image_io.decoded_bytes_bound(max_pixels): 1.9 GiB with the defaults)."""
+  workers = max(1, min(8, os.cpu_count() or 1))
+  available = available_memory_bytes()
+  if available is not None:
+    per_worker = max_file_bytes + image_io.decoded_bytes_bound(max_pixels)
+    workers = min(workers, max(1, available // 2 // per_worker))
+  return workers
 
 
 def concatenate(parts: Sequence[Scores], scorer: Scorer) -> Scores:

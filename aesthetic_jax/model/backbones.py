@@ -29,7 +29,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
-from aesthetic_jax.model import cpu_pool_lrn
+from aesthetic_jax.model import cpu_pool_lrn, layers
 
 BODIES = ('alexnet', 'vgg16', 'resnet18', 'resnet50')
 
@@ -104,7 +104,8 @@ class AlexNet(nn.Module):
   pool_lrn_impl: str = 'auto'  # model.pool_lrn_impl: max-pooling of model/cpu_pool_lrn.py on CPU
 
   @nn.compact
-  def __call__(self, x, *, train: bool):
+  def __call__(self, x, *, train: bool, example_ids=None):
+    ids = layers.example_indices(example_ids, x.shape[0])
     for index, width, kernel, stride, padding in _ALEXNET_CONVS:
       x = nn.relu(_conv(width // self.width_divisor, kernel, stride, padding,
                         f'features_{index}', dtype=self.dtype)(x))
@@ -112,7 +113,7 @@ class AlexNet(nn.Module):
         x = cpu_pool_lrn.pool(x, (3, 3), (2, 2), impl=self.pool_lrn_impl)
     x = _flatten_chw(adaptive_avg_pool(x, (6, 6)))
     for name in ('classifier_1', 'classifier_4'):
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+      x = layers.ExampleDropout(self.dropout_rate)(x, deterministic=not train, example_ids=ids)
       x = nn.relu(nn.Dense(_FC_WIDTH // self.width_divisor, dtype=self.dtype, name=name)(x))
     return x
 
@@ -129,7 +130,8 @@ class VGG16(nn.Module):
   pool_lrn_impl: str = 'auto'  # model.pool_lrn_impl: max-pooling of model/cpu_pool_lrn.py on CPU
 
   @nn.compact
-  def __call__(self, x, *, train: bool):
+  def __call__(self, x, *, train: bool, example_ids=None):
+    ids = layers.example_indices(example_ids, x.shape[0])
     index = 0  # torchvision's position in `features`: conv and ReLU, then a pool per stage
     for width, convs in _VGG16_STAGES:
       for _ in range(convs):
@@ -141,7 +143,7 @@ class VGG16(nn.Module):
     x = _flatten_chw(adaptive_avg_pool(x, (7, 7)))
     for name in ('classifier_0', 'classifier_3'):
       x = nn.relu(nn.Dense(_FC_WIDTH // self.width_divisor, dtype=self.dtype, name=name)(x))
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+      x = layers.ExampleDropout(self.dropout_rate)(x, deterministic=not train, example_ids=ids)
     return x
 
 
@@ -206,7 +208,8 @@ class ResNet(nn.Module):
   pool_lrn_impl: str = 'auto'  # model.pool_lrn_impl: max-pooling of model/cpu_pool_lrn.py on CPU
 
   @nn.compact
-  def __call__(self, x, *, train: bool):
+  def __call__(self, x, *, train: bool, example_ids=None):
+    del example_ids  # no dropout in a ResNet
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
                              epsilon=1e-5, axis_name=self.batch_norm_axis or None,
                              dtype=self.dtype)

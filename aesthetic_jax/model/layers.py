@@ -51,8 +51,8 @@ class ConvLayer(nn.Module):
   impl: str = 'auto'
 
   @nn.compact
-  def __call__(self, x, *, train: bool):
-    del train
+  def __call__(self, x, *, train: bool, example_ids=None):
+    del train, example_ids  # no dropout here
     x = nn.Conv(self.features, (self.kernel_size, self.kernel_size), strides=self.stride,
                 padding='SAME' if self.stride == 1 else 'VALID', dtype=self.dtype,
                 name='conv')(x)
@@ -63,6 +63,28 @@ class ConvLayer(nn.Module):
     return LocalResponseNorm(impl=self.impl)(x)
 
 
+class ExampleDropout(nn.Module):
+  """Dropout whose mask for an example depends only on its global index (and the 'dropout'
+  rng of the step), not on which device holds it: a run gives the same masks on 1 device,
+  8 devices or several hosts. x: (B, ...); example_ids: int (B,) global indices of the
+  examples in the step's global batch."""
+  rate: float
+
+  @nn.compact
+  def __call__(self, x, *, deterministic: bool, example_ids):
+    if deterministic or self.rate == 0.0:
+      return x
+    keep_probability = 1.0 - self.rate
+    keys = jax.vmap(jax.random.fold_in, (None, 0))(self.make_rng('dropout'), example_ids)
+    keep = jax.vmap(lambda key: jax.random.bernoulli(key, keep_probability, x.shape[1:]))(keys)
+    return jnp.where(keep, x / keep_probability, jnp.zeros((), x.dtype)).astype(x.dtype)
+
+
+def example_indices(example_ids, batch_size: int):
+  """example_ids, or 0..batch_size-1 when none are given (one device, or evaluation)."""
+  return jnp.arange(batch_size) if example_ids is None else example_ids
+
+
 class DenseLayer(nn.Module):
   """(flatten ->) dense -> ReLU -> dropout, one of fc5/fc6."""
   features: int
@@ -70,7 +92,8 @@ class DenseLayer(nn.Module):
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x, *, train: bool):
+  def __call__(self, x, *, train: bool, example_ids=None):
     x = x.reshape((x.shape[0], -1))
     x = nn.relu(nn.Dense(self.features, dtype=self.dtype, name='dense')(x))
-    return nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    return ExampleDropout(self.dropout_rate)(
+        x, deterministic=not train, example_ids=example_indices(example_ids, x.shape[0]))

@@ -24,9 +24,9 @@ class BranchNet(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, *, train: bool) -> dict[str, jnp.ndarray]:
+  def __call__(self, x, *, train: bool, example_ids=None) -> dict[str, jnp.ndarray]:
     for name in self.branch.layers:
-      x = self.make_layer(name)(x, train=train)
+      x = self.make_layer(name)(x, train=train, example_ids=example_ids)
     outputs = {}
     features = x.reshape((x.shape[0], -1))
     for head in self.branch.heads:
@@ -36,7 +36,7 @@ class BranchNet(nn.Module):
             features.astype(jnp.float32))
     for child in self.branch.children:
       outputs.update(BranchNet(child, self.make_layer, self.head_sizes, self.dtype,
-                               name=child.name)(x, train=train))
+                               name=child.name)(x, train=train, example_ids=example_ids))
     return outputs
 
 
@@ -54,11 +54,14 @@ class MultiTaskNet(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, images, *, train: bool = False):
+  def __call__(self, images, *, train: bool = False, example_ids=None):
+    """example_ids: int (B,) the images' indices in the global batch, which key their
+    dropout masks (layers.ExampleDropout); default 0..B-1."""
     x = (jnp.asarray(images, jnp.float32) - jnp.asarray(self.pixel_mean)) / jnp.asarray(
         self.pixel_std)
     return BranchNet(self.topology, self.make_layer, self.head_sizes, self.dtype,
-                     name=self.topology.name)(x.astype(self.dtype), train=train)
+                     name=self.topology.name)(x.astype(self.dtype), train=train,
+                                              example_ids=example_ids)
 
 
 def rapid_layer_factory(model_config, dtype) -> LayerFactory:

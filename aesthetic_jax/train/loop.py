@@ -117,6 +117,8 @@ class Trainer:
     self.progress = progress.Progress(self.total_steps, self.steps_per_epoch, config.batch_size,
                                       config.log_every_steps, enabled=self.leader)
     self.summaries = SummaryWriter(run.tensorboard_dir) if self.leader else None
+    if self.summaries is not None and self.resumed:
+      self.summaries.restart(int(self.state.step))
     self.epoch_means = _EpochMeans()
 
   def _initial_state(self, tx):

@@ -73,13 +73,17 @@ def train_step(state, batch, *, model, tx, config, num_tags: int, axis_name: str
           'tags': bool (b, M) if the dataset has tags}.
   Returns (new state, metrics dict of scalars averaged over devices).
   """
-  rng = jax.random.fold_in(jax.random.fold_in(state.rng, state.step), lax.axis_index(axis_name))
+  # Dropout: one key per step, the same on every device; each example's mask is keyed by
+  # its index in the global batch (layers.ExampleDropout), so the device count changes nothing.
+  rng = jax.random.fold_in(state.rng, state.step)
+  local = batch['image'].shape[0]
+  example_ids = lax.axis_index(axis_name) * local + jnp.arange(local)
   mutable = list(state.model_state) or False
 
   def loss_fn(params):
     variables = {'params': params, **state.model_state}
     result = model.apply(variables, batch['image'], train=True, rngs={'dropout': rng},
-                         mutable=mutable)
+                         mutable=mutable, example_ids=example_ids)
     outputs, new_model_state = result if mutable else (result, state.model_state)
     terms = objective(config, outputs, batch, params, state, num_tags=num_tags)
     terms['accuracy'] = _masked_accuracy(outputs['aesthetic'], batch['label'], batch['mask'])

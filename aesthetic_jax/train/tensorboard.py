@@ -181,6 +181,11 @@ class SummaryWriter:
                _bytes(4, png.getvalue()))  # Summary.Image: height, width, colorspace, PNG.
     self._summary(tag, _bytes(4, encoded), step)  # Summary.Value.image.
 
+  def restart(self, step: int) -> None:
+    """Marks a resumed run: a SessionLog START at `step` (Event field 6, status 1), on which
+    TensorBoard drops what earlier files logged past `step` (the steps trained again)."""
+    self._write(_bytes(6, _int(1, 1)), step)
+
   def flush(self) -> None:
     """Pushes buffered records to the OS and asks it to put them on disk."""
     if self._file is not None:

@@ -42,7 +42,7 @@ CVPR 2012) and its photos, and arrange them in one folder (the --manual_dir):
 
 The public copies of AVA.txt are git blob c6b2adb67101397ff9e9ffac773dc43e2e33aed9
 (`git hash-object AVA.txt` prints it). Missing or broken photos are skipped and listed in
-skip_report.json; they do not stop the build.
+skip_report.json; they do not stop the build unless a split gets no photo at all.
 """
 
 
@@ -81,10 +81,14 @@ def _configs():
 class Ava(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
   """AVA: 255k dpchallenge.com photos with 10-bin vote histograms and semantic tags."""
 
-  VERSION = tfds.core.Version('1.0.0')
+  VERSION = tfds.core.Version('1.1.0')
   RELEASE_NOTES = {
       '1.0.0': 'Initial release: paper/official splits, original or 256x256 pre-warped '
                'images, skip report.',
+      '1.1.0': 'Images stored as a viewer shows them (aesthetic_jax.data.image_io): EXIF '
+               'orientation applied (reason exif_rotated), 16-bit images scaled instead of '
+               'clipped to white, transparency on white. A split with no usable photo stops '
+               'the build with a message.',
   }
   BUILDER_CONFIGS = _configs()
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
@@ -110,14 +114,15 @@ class Ava(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
     config = self.builder_config
     root = self.check_manual_dir(dl_manager.manual_dir)
     report = report_lib.BuildReport(f'ava/{config.name}')
+    self.last_report = report  # a failed build's report is written too (aesthetic_jax.data)
     table, num_lines, tag_names = metadata.read_manual_dir(root, report)
     selection = metadata.select(table, tag_names, config.min_tag_images)
     if len(selection.tag_ids) != config.num_tags:
-      raise ValueError(
-          f'The tag rule (tags on more than {config.min_tag_images} images) kept '
-          f'{len(selection.tag_ids)} tags, but config {config.name!r} declares '
-          f'num_tags={config.num_tags}. Is {root}/AVA.txt the public release? (see the '
-          'dataset README for its git hash)')
+      raise manual_dir.ManualDataError(
+          f'ava/{config.name}: the tag rule (tags on more than {config.min_tag_images} '
+          f'images) kept {len(selection.tag_ids)} tags, but config {config.name!r} declares '
+          f'num_tags={config.num_tags}.\nCheck that {root}/AVA.txt is the public release '
+          '(the dataset README gives its git hash).')
     if config.split_rule == 'paper':
       train_ids, test_ids = splits.paper_split(
           table.image_id[selection.row_mask], config.num_test, config.split_seed)
@@ -134,9 +139,10 @@ class Ava(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
         image_size=config.image_size, min_tag_images=config.min_tag_images,
         num_test=config.num_test, split_seed=config.split_seed,
         tag_counts={str(t): n for t, n in selection.tag_counts.items()}))
-    self.last_report = report
     rows = _RowLookup(table, selection.tag_ids)
     image_dir = os.path.join(root, metadata.IMAGES_DIR)
+    images.check_image_files(image_dir, {'train': train_ids, 'test': test_ids}, report,
+                             dataset=report.dataset)
     return {split: self._generate_examples(rows, ids, image_dir, split)
             for split, ids in (('train', train_ids), ('test', test_ids))}
 

@@ -14,6 +14,8 @@ class SkipReportMixin:
   Holds one image worker pool (`self.pool`, from `self._num_workers`) for all splits of a
   build. The report is written into the folder being built (so it appears, with the records,
   only when the build succeeds) and its location logged once the folder has its final name.
+  `_split_generators` sets `last_report` before anything can fail, so that the caller of a
+  failed build can still write it elsewhere (aesthetic_jax.data.build does).
   """
 
   last_report: report_lib.BuildReport | None = None

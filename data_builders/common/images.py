@@ -1,13 +1,21 @@
 """Checking and converting image files for the builders, in a pool of worker processes.
 
-Each file is fully decoded once (a truncated JPEG only fails when its pixels are read).
-Outcomes:
-  * an RGB JPEG, kept at full size: the file is stored unchanged (no re-encoding loss);
-  * a grayscale/CMYK JPEG, or a PNG/GIF/... under a .jpg name: converted to RGB and stored
-    as a JPEG (quality 95), the reason recorded;
+Each file is read with a size bound and fully decoded once, as a viewer shows it
+(`aesthetic_jax.data.image_io`: EXIF orientation applied, 16-bit scaled, transparency on
+white; a truncated JPEG only fails when its pixels are read). Outcomes:
+  * an upright RGB JPEG (no EXIF orientation other than 1), kept at full size: the file is
+    stored unchanged (no re-encoding loss);
+  * a grayscale/CMYK/... JPEG, a PNG/GIF/... under a .jpg name, or a JPEG with an EXIF
+    orientation: decoded upright to RGB and stored as a JPEG (quality 95), the reason
+    recorded;
   * pre-warped configs: every image is warped to size x size exactly as the training
     pipeline warps originals (`aesthetic_jax.data.preprocessing.decode_and_warp`) and re-encoded;
-  * missing, empty, truncated or undecodable: skipped, the reason recorded.
+  * missing, empty, unreadable, too large, truncated or undecodable: skipped, the reason
+    recorded.
+
+A split that would get no record at all stops the build with NoUsableImagesError, which
+says what was found where (`check_image_files` before the image pass, `generate_examples`
+after it).
 
 The workers are 'spawn'ed: safe when the parent has started threads (JAX, TFDS writers).
 """
@@ -19,21 +27,31 @@ import io
 import multiprocessing
 import os
 import warnings
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import tqdm
 from PIL import Image
 
-from aesthetic_jax.data import preprocessing
+from aesthetic_jax.data import image_io
+from data_builders.common import manual_dir as manual_dir_lib
 from data_builders.common import skip_report as report_lib
 
 MISSING = 'missing_file'
 EMPTY = 'empty_file'
+UNREADABLE = 'unreadable_file'  # the OS refused: permission denied, I/O error, ...
+TOO_LARGE = 'too_large'
 TRUNCATED = 'truncated'
 UNDECODABLE = 'undecodable'
-SKIP_REASONS = (MISSING, EMPTY, TRUNCATED, UNDECODABLE)
+SKIP_REASONS = (MISSING, EMPTY, UNREADABLE, TOO_LARGE, TRUNCATED, UNDECODABLE)
+EXIF_ROTATED = 'exif_rotated'  # an RGB JPEG stored upright (re-encoded)
 
 JPEG_QUALITY = 95
+# Far above any photo of AVA or Photo.net (a few MB); bounds what each worker holds.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+class NoUsableImagesError(manual_dir_lib.ManualDataError):
+  """A split would get no record; the message says what was found where and what to fix."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,49 +69,75 @@ class Prepared:
   detail: str = ''
 
 
-def conversion_reason(image_format: str | None, mode: str) -> str | None:
-  """Why an opened image cannot be stored as is (None for an RGB JPEG)."""
+def conversion_reason(image_format: str | None, mode: str, orientation: int = 1) -> str | None:
+  """Why an opened image cannot be stored as is (None for an upright RGB JPEG).
+
+  The format or mode wins over the orientation: one reason per image.
+  """
   if image_format != 'JPEG':
     return f'{(image_format or "unknown").lower()}_not_jpeg'
-  if mode == 'RGB':
-    return None
-  return {'L': 'grayscale_jpeg', 'CMYK': 'cmyk_jpeg'}.get(mode, f'{mode.lower()}_jpeg')
+  if mode != 'RGB':
+    return {'L': 'grayscale_jpeg', 'CMYK': 'cmyk_jpeg'}.get(mode, f'{mode.lower()}_jpeg')
+  return None if orientation == 1 else EXIF_ROTATED
 
 
-def _encode_jpeg(image: Image.Image) -> bytes:
+def _exif_orientation(image: Image.Image) -> int:
+  """1..8 as image_io applies it; 1 when absent or malformed."""
+  try:
+    with warnings.catch_warnings():
+      warnings.simplefilter('ignore')  # Pillow's notes on corrupt EXIF blocks
+      value = image.getexif().get(0x0112, 1)
+  except Exception:  # pylint: disable=broad-except  (image_io treats it as 1 too)
+    return 1
+  if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 8:
+    return value
+  return 1
+
+
+def _encode_jpeg(pixels) -> bytes:
   buffer = io.BytesIO()
-  image.save(buffer, format='JPEG', quality=JPEG_QUALITY)
+  Image.fromarray(pixels).save(buffer, format='JPEG', quality=JPEG_QUALITY)
   return buffer.getvalue()
 
 
-def prepare_image(image_id: int, path: str, image_size: int | None = None) -> Prepared:
-  """Decodes `path` fully and decides what to store (see the module docstring)."""
-  try:
-    with open(path, 'rb') as f:
-      raw = f.read()
-  except FileNotFoundError:
-    return Prepared(image_id, path, False, MISSING)
-  except OSError as e:  # a directory or an unreadable file under the image's name
-    return Prepared(image_id, path, False, UNDECODABLE, detail=str(e))
-  if not raw:
-    return Prepared(image_id, path, False, EMPTY)
+def _reason_of(raw: bytes) -> str | None:
+  """conversion_reason of bytes that image_io has decoded (header only)."""
   try:
     with warnings.catch_warnings():
-      warnings.simplefilter('ignore')  # PIL's palette/transparency notes on odd GIFs/PNGs
+      warnings.simplefilter('ignore')  # Pillow's notes on odd metadata
       with Image.open(io.BytesIO(raw)) as image:
-        reason = conversion_reason(image.format, image.mode)
-        if image_size:
-          pixels = preprocessing.decode_and_warp(raw, image_size)
-          return Prepared(image_id, path, True, reason, _encode_jpeg(Image.fromarray(pixels)))
-        image.load()
-        if reason is None:
-          return Prepared(image_id, path, True)
-        return Prepared(image_id, path, True, reason, _encode_jpeg(image.convert('RGB')))
-  except Image.UnidentifiedImageError as e:
-    return Prepared(image_id, path, False, UNDECODABLE, detail=str(e))
-  except Exception as e:  # pylint: disable=broad-except  (any decoder failure is a skip)
-    reason = TRUNCATED if 'truncated' in str(e).lower() else UNDECODABLE
-    return Prepared(image_id, path, False, reason, detail=f'{type(e).__name__}: {e}')
+        return conversion_reason(image.format, image.mode, _exif_orientation(image))
+  except Exception:  # pylint: disable=broad-except  (decoded once already: re-encode it)
+    return 'unknown_not_jpeg'
+
+
+def _skip_reason(error: image_io.ImageReadError) -> str:
+  """The skip reason of an image_io failure."""
+  if error.reason == image_io.UNREADABLE:
+    return MISSING if isinstance(error.__cause__, FileNotFoundError) else UNREADABLE
+  if error.reason in (image_io.TOO_LARGE, image_io.OUT_OF_MEMORY):
+    return TOO_LARGE
+  if error.reason == image_io.CORRUPT and 'truncated' in error.detail.lower():
+    return TRUNCATED
+  return UNDECODABLE  # not a regular file, not an image, corrupt, unsupported format
+
+
+def prepare_image(image_id: int, path: str, image_size: int | None = None) -> Prepared:
+  """Reads and decodes `path` fully and decides what to store (see the module docstring)."""
+  try:
+    raw = image_io.read_file(path, max_bytes=MAX_FILE_BYTES)
+    if not raw:
+      return Prepared(image_id, path, False, EMPTY)
+    pixels = image_io.decode_rgb(raw, draft_size=image_size)
+  except image_io.ImageReadError as e:
+    return Prepared(image_id, path, False, _skip_reason(e), detail=str(e))
+  reason = _reason_of(raw)
+  if image_size:
+    return Prepared(image_id, path, True, reason,
+                    _encode_jpeg(image_io.warp(pixels, image_size)))
+  if reason is None:
+    return Prepared(image_id, path, True)
+  return Prepared(image_id, path, True, reason, _encode_jpeg(pixels))
 
 
 def _prepare_task(task: tuple[int, str], image_size: int | None) -> Prepared:
@@ -142,14 +186,19 @@ def generate_examples(tasks: Sequence[tuple[int, str]], make_example, *, split: 
   Skipped and converted images go into `report` (data_builders.ava.report) under their
   reason and `split`; the number written goes into report.counts['written_' + split].
   progress: the label of a progress bar, or None for no bar.
+
+  Raises:
+    NoUsableImagesError: after the pass, if no image of the split could be stored.
   """
   outcomes = prepare_images(tasks, image_size=image_size, pool=pool)
-  written = 0
+  written, skipped = 0, []
   with tqdm.tqdm(outcomes, total=len(tasks), desc=progress, unit='img', mininterval=1.0,
                  disable=progress is None, dynamic_ncols=True) as bar:
     for prepared in bar:
       if not prepared.ok:
         report.add(prepared.reason, report_lib.SKIPPED, prepared.image_id, split)
+        if len(skipped) < _SHOWN:
+          skipped.append(prepared.path)
         continue
       if prepared.reason:
         report.add(prepared.reason, report_lib.CONVERTED, prepared.image_id, split)
@@ -158,3 +207,102 @@ def generate_examples(tasks: Sequence[tuple[int, str]], make_example, *, split: 
       written += 1
       yield prepared.image_id, example
   report.counts['written_' + split] = written
+  if tasks and not written:
+    reasons = ', '.join(f'{reason} {issue.by_split[split]:,}'
+                        for reason, issue in sorted(report.issues.items())
+                        if issue.action == report_lib.SKIPPED and issue.by_split[split])
+    raise NoUsableImagesError(
+        f'{report.dataset}: no usable photo for the {split} split: all {len(tasks):,} were '
+        f'skipped ({reasons}; e.g. {", ".join(skipped)}).\nReplace them with readable JPEGs '
+        '(each is listed in the skip report).')
+
+
+# -------------------------------------------------------------------- before the image pass
+
+_SHOWN = 3  # paths named in a message
+_PEEK = 1000  # entries looked at in each subfolder when looking for misplaced photos
+
+
+def _is_jpeg_name(name: str) -> bool:
+  return name.lower().endswith(('.jpg', '.jpeg'))
+
+
+def _nested_photo_folder(image_dir: str) -> str | None:
+  """The name of a subfolder of image_dir that holds .jpg files (photos unpacked one level
+  too deep), or None."""
+  try:
+    subdirs = sorted(e.name for e in os.scandir(image_dir) if e.is_dir())
+  except OSError:
+    return None
+  for name in subdirs[:20]:
+    try:
+      with os.scandir(os.path.join(image_dir, name)) as entries:
+        for _, entry in zip(range(_PEEK), entries):
+          if _is_jpeg_name(entry.name):
+            return name
+    except OSError:
+      continue
+  return None
+
+
+def image_dir_hint(image_dir: str, names: set[str] | None = None) -> str | None:
+  """What to fix when image_dir holds no photo the build can use: it is empty, or its
+  photos are one folder too deep, or named otherwise; None when none of these."""
+  if names is None:
+    names = set(os.listdir(image_dir))
+  nested = _nested_photo_folder(image_dir)
+  if nested:
+    outer = image_dir.rstrip(os.sep) + '_outer'
+    return (f'{image_dir} holds a folder {nested}/ with the photos: move them up one level '
+            f'(e.g. mv {image_dir} {outer} && mv {os.path.join(outer, nested)} {image_dir}).')
+  if not names:
+    return f'{image_dir} is empty: put the photos there, named <id>.jpg.'
+  return None
+
+
+def check_image_files(image_dir: str, planned: Mapping[str, Sequence[int]], report, *,
+                      dataset: str) -> None:
+  """Stops the build before the image pass if a split has no file at all in image_dir.
+
+  image_dir is listed once (cheap next to decoding every image). planned: split -> ids, each
+  expected as image_dir/<id>.jpg. On failure every planned id without a file is added to
+  `report` as MISSING (by split), so the report lists them all.
+
+  Raises:
+    NoUsableImagesError: naming the split, what was found where, and what to fix.
+  """
+  names = set(os.listdir(image_dir))
+  missing = {split: [int(i) for i in ids if f'{int(i)}.jpg' not in names]
+             for split, ids in planned.items()}
+  empty = [split for split, ids in planned.items() if len(missing[split]) == len(ids)]
+  if not empty:
+    return
+  for split, ids in missing.items():
+    for image_id in ids:
+      report.add(MISSING, report_lib.SKIPPED, image_id, split)
+  split = empty[0]
+  if not len(planned[split]):  # (numpy arrays have no truth value)
+    raise NoUsableImagesError(
+        f'{dataset}: the {split} split has no ids.\nCheck its id list against the metadata '
+        '(the skip report lists the ids it could not match).')
+  hint = image_dir_hint(image_dir, names)
+  if len(empty) == len(planned):
+    ids = [i for s in planned for i in missing[s]]
+    sizes = ', '.join(f'{s} {len(v):,}' for s, v in planned.items())
+    what = f'no photo at all: none of the {len(ids):,} planned ids ({sizes}) has a file'
+    if hint is None:
+      examples = ', '.join(sorted(names)[:_SHOWN])
+      hint = (f'{image_dir} holds {len(names):,} entries (e.g. {examples}) but no '
+              '<id>.jpg of a planned id: name the photos <id>.jpg.')
+  else:
+    ids = missing[split]
+    what = f'no photo for the {split} split: none of its {len(ids):,} ids has a file'
+  if hint is None:
+    hint = (f'Add photos of {split} ids (each missing one is listed under {MISSING} in the '
+            'skip report).')
+  shown = ', '.join(os.path.join(image_dir, f'{i}.jpg') for i in ids[:_SHOWN])
+  found = '; '.join(f'{s}: {len(v) - len(missing[s]):,} of {len(v):,} found'
+                    for s, v in planned.items() if s not in empty)
+  raise NoUsableImagesError(
+      f'{dataset}: {what} in {image_dir} (first missing: {shown})'
+      + (f'; {found}' if found else '') + f'.\n{hint}')

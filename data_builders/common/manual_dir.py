@@ -1,4 +1,5 @@
-"""Checking a user's manual download folder before anything is read from it."""
+"""Checking a user's manual download folder before anything is read from it, and the errors
+of a build that the folder's contents cause."""
 
 import os
 from typing import Mapping
@@ -6,6 +7,11 @@ from typing import Mapping
 
 class ManualDirError(FileNotFoundError):
   """The manual dir is missing, or lacks a file the build needs."""
+
+
+class ManualDataError(ValueError):
+  """The manual dir's files cannot give a build (another release's metadata, no usable photo
+  for a split); the message says what to fix."""
 
 
 def require(manual_dir: os.PathLike | str | None, expected: Mapping[str, str], *,

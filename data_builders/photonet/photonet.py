@@ -12,6 +12,7 @@ Every skipped, converted or defective input is listed in `skip_report.json`.
 """
 
 import dataclasses
+import os
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -46,9 +47,15 @@ class PhotonetConfig(tfds.core.BuilderConfig):
 class Photonet(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
   """Photo.net: ~20k photos rated 1..7 by at least 10 users; aesthetic labels only."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release: the paper\'s random 3,000 test split, original '
-                            'or 256x256 pre-warped images, skip report.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {
+      '1.0.0': 'Initial release: the paper\'s random 3,000 test split, original or 256x256 '
+               'pre-warped images, skip report.',
+      '1.1.0': 'Images stored as a viewer shows them (aesthetic_jax.data.image_io): EXIF '
+               'orientation applied (reason exif_rotated), 16-bit images scaled instead of '
+               'clipped to white, transparency on white. Too few photos for the split, or a '
+               'split with no usable photo, stops the build with a message.',
+  }
   BUILDER_CONFIGS = [
       PhotonetConfig(name='paper', description='A seed-0 random 3,000 test, the rest train.'),
       PhotonetConfig(name='paper_256', image_size=256,
@@ -73,10 +80,13 @@ class Photonet(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
     config = self.builder_config
     root = self.check_manual_dir(dl_manager.manual_dir)
     report = report_lib.BuildReport(f'photonet/{config.name}')
+    self.last_report = report  # a failed build's report is written too (aesthetic_jax.data)
     table, num_lines = metadata.read_dataset_txt(root, report)
     has_file = metadata.available(root, table.image_id)
     for photo_id in table.image_id[~has_file]:
       report.add(images.MISSING, report_lib.SKIPPED, int(photo_id))
+    _check_enough_photos(root, int(has_file.sum()), len(table), config.num_test,
+                         report.dataset)
     train_ids, test_ids = splits.paper_split(table.image_id[has_file], config.num_test,
                                                    config.split_seed)
     report.counts.update(dataset_txt_lines=num_lines, valid_rows=len(table),
@@ -87,7 +97,6 @@ class Photonet(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
         label_threshold=metadata.LABEL_THRESHOLD, image_size=config.image_size,
         num_test=config.num_test, split_seed=config.split_seed,
         mean_score_source='stated mean (column 4)'))
-    self.last_report = report
     row = {int(i): n for n, i in enumerate(table.image_id)}
 
     def example(photo_id: int) -> dict:
@@ -104,3 +113,18 @@ class Photonet(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
     yield from images.generate_examples(
         tasks, example, split=split, image_size=self.builder_config.image_size or None,
         pool=self.pool, report=self.last_report, progress=label)
+
+
+def _check_enough_photos(root: str, num_with_file: int, num_rows: int, num_test: int,
+                         dataset: str) -> None:
+  """Stops the build (NoUsableImagesError) before the split if it would leave train empty."""
+  if num_with_file > num_test:
+    return
+  image_dir = os.path.join(root, metadata.IMAGES_DIR)
+  hint = images.image_dir_hint(image_dir) or (
+      f'Add photos to {image_dir}, named <photo_id>.jpg (each missing one is listed under '
+      f'{images.MISSING} in the skip report).')
+  raise images.NoUsableImagesError(
+      f'{dataset}: too few photos for the split: {num_with_file:,} of the {num_rows:,} photos '
+      f'of {metadata.DATASET_TXT} have a file in {image_dir}, and the test split alone takes '
+      f'{num_test:,}.\n{hint}')
