@@ -4,21 +4,29 @@
 #   ./run.sh test   set up .venv (pinned with pytest) and run the test suite
 #   ./run.sh bench  speed and memory of MTCNN #1 (aesthetic_jax.bench; see README "Performance")
 # Extra arguments after `test` go to pytest; after nothing/`demo`, to aesthetic_jax.main.
+# JAX_ACCELERATOR=cuda12, cuda13 or tpu installs JAX's build for that accelerator
+# (requirements-<accelerator>.txt) instead of the CPU one.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
+ACCELERATOR=${JAX_ACCELERATOR:-cpu}
+case "$ACCELERATOR" in
+  cpu) REQUIREMENTS=requirements-test.txt ;;
+  cuda12|cuda13|tpu) REQUIREMENTS="requirements-test.txt requirements-$ACCELERATOR.txt" ;;
+  *) echo "JAX_ACCELERATOR=$ACCELERATOR: use cpu, cuda12, cuda13 or tpu" >&2; exit 2 ;;
+esac
 
 setup() {
   if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
     "$PYTHON" -m venv "$VENV"
   fi
-  local stamp="$VENV/.installed-$(cat requirements.txt requirements-test.txt setup.py | cksum | cut -d' ' -f1)"
+  local stamp="$VENV/.installed-$ACCELERATOR-$(cat requirements*.txt setup.py | cksum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -r requirements-test.txt
+    for r in $REQUIREMENTS; do "$VENV/bin/python" -m pip install --quiet -r "$r"; done
     "$VENV/bin/python" -m pip install --quiet --no-deps -e .
     rm -f "$VENV"/.installed-*
     touch "$stamp"
@@ -36,7 +44,8 @@ case "$mode" in
   test)
     shift
     setup
-    exec "$VENV/bin/python" -m pytest -q tests "$@"
+    # On every core (pytest-xdist); the tests of one file stay in one worker (shared fixtures).
+    exec "$VENV/bin/python" -m pytest -q -n auto --dist loadscope tests "$@"
     ;;
   demo)
     [ $# -gt 0 ] && shift

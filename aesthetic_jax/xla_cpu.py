@@ -18,6 +18,7 @@ the new version and add one.
 """
 
 import importlib.metadata
+import importlib.util
 import logging
 import os
 
@@ -47,19 +48,35 @@ def _backend_started() -> bool:
     return False
 
 
+# Plugins whose presence makes JAX's default backend an accelerator.
+_ACCELERATOR_PLUGINS = ('jax_cuda12_plugin', 'jax_cuda13_plugin', 'jax_rocm60_plugin',
+                        'jax_rocm7_plugin', 'libtpu')
+
+
+def runs_on_cpu(environ) -> bool:
+  """Whether JAX will run on its CPU backend: JAX_PLATFORMS names cpu first, or is unset and
+  no accelerator plugin is installed. Decided without starting JAX."""
+  platforms = [p.strip() for p in environ.get('JAX_PLATFORMS', '').split(',') if p.strip()]
+  if platforms:
+    return platforms[0] == 'cpu'
+  return not any(importlib.util.find_spec(name) for name in _ACCELERATOR_PLUGINS)
+
+
 def configure(environ=None, jaxlib: str | None = None) -> str:
   """Adds EIGEN_CONVOLUTIONS to environ['XLA_FLAGS'] where DECISIONS says so.
 
   Returns what holds now: 'eigen' (the flag is set), 'user' (XLA_FLAGS already chose the YNN
-  fusion types otherwise: left alone), 'ynnpack' (DECISIONS says YNNPACK for this jaxlib),
-  'untested-jaxlib' (no decision for this version: left alone), or 'too-late' (JAX's
-  backends already started, so the flag could no longer take effect: left alone, with a
-  warning).
+  fusion types otherwise: left alone), 'not-cpu' (JAX will run on an accelerator: nothing
+  to set), 'ynnpack' (DECISIONS says YNNPACK for this jaxlib), 'untested-jaxlib' (no
+  decision for this version: left alone), or 'too-late' (JAX's backends already started,
+  so the flag could no longer take effect: left alone, with a warning).
   """
   environ = os.environ if environ is None else environ
   flags = environ.get('XLA_FLAGS', '')
   if _USER_CHOICE in flags:
     return 'eigen' if EIGEN_CONVOLUTIONS in flags.split() else 'user'
+  if not runs_on_cpu(environ):
+    return 'not-cpu'
   version = jaxlib_version() if jaxlib is None else jaxlib
   if version not in DECISIONS:
     return 'untested-jaxlib'

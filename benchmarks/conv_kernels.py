@@ -8,15 +8,20 @@ Prints the best of --repeats timings per piece, in ms and GFLOP/s, for batch --b
 Shapes are those of configs/default.py at 227x227 crops (method.md section 4).
 """
 
-import argparse
 import time
 
 from aesthetic_jax import xla_cpu
 
 SETTING = xla_cpu.configure()  # before JAX starts; unless XLA_FLAGS already chose
 
-import jax  # noqa: E402
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import jax
+from absl import app, flags
 from jax import lax
+
+flags.DEFINE_integer('batch_size', 32, 'Images per convolution.')
+flags.DEFINE_integer('repeats', 5, 'Timings per piece (the best is printed).')
+FLAGS = flags.FLAGS
 
 # name, input (H, W, C), kernel size, output channels, stride, padding
 CONVS = (('conv1', (227, 227, 3), 11, 64, 2, 'VALID'),
@@ -34,11 +39,9 @@ def _best_seconds(fn, args, repeats):
   return best
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--batch_size', type=int, default=32)
-  parser.add_argument('--repeats', type=int, default=5)
-  args = parser.parse_args()
+def main(argv):
+  del argv
+  args = FLAGS
   print(f'XLA_FLAGS convolution setting: {SETTING}; '
         f'backend {jax.default_backend()}')
   key = jax.random.PRNGKey(0)
@@ -66,4 +69,4 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  app.run(main)

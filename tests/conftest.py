@@ -15,10 +15,14 @@ os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
 # One persistent compilation cache per test session, inherited by the tests' subprocesses:
 # many tests build the same tiny programs, and XLA:CPU takes seconds to compile each (model
 # initialisers especially). A fresh folder every session, so CI always starts cold.
+# With pytest-xdist the workers inherit the controller's folder (set before they start).
 if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   _cache = tempfile.mkdtemp(prefix='aesthetic_jax_test_xla_cache_')
   os.environ['JAX_COMPILATION_CACHE_DIR'] = _cache
   atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+# Cache every program, not only those that took over a second to compile: the subprocess
+# tests compile the same small steps again.
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
 from aesthetic_jax import xla_cpu  # noqa: E402
 

@@ -422,7 +422,8 @@ def test_tag_count_mismatch_stops_the_build(manual, tmp_path):
 
 def test_registered_configs_and_not_built_message(tmp_path):
   configs = ava.Ava.builder_configs
-  assert sorted(configs) == ['official', 'official_256', 'paper', 'paper_256']
+  assert sorted(configs) == ['official', 'official_256', 'official_raw256', 'paper',
+                             'paper_256', 'paper_raw256']
   assert (configs['paper'].min_tag_images, configs['paper'].num_test,
           configs['paper'].num_tags) == (3000, 20_000, 29)
   assert configs['paper_256'].image_size == 256 and configs['official'].image_size == 0
@@ -431,3 +432,99 @@ def test_registered_configs_and_not_built_message(tmp_path):
   message = str(error.value)
   assert 'python -m aesthetic_jax.data build ava/paper' in message
   assert 'images/<image_id>.jpg' in message
+
+
+# ----------------------------------------------------------------------------- raw-pixel records
+
+def _original_warp(manual, image_id, size=256):
+  """What training computes from the original file (preprocessing.decode_and_warp)."""
+  raw = (manual / 'images' / f'{image_id}.jpg').read_bytes()
+  return image_io.warp(image_io.decode_rgb(raw, draft_size=size), size)
+
+
+def test_raw_configs_are_registered_and_store_pixels():
+  configs = ava.Ava.builder_configs
+  for name, rule in (('paper_raw256', 'paper'), ('official_raw256', 'official')):
+    assert (configs[name].image_size, configs[name].raw, configs[name].split_rule) == (
+        256, True, rule)
+  assert not configs['paper_256'].raw and not configs['paper'].raw
+  image = ava.Ava(config='paper_raw256', data_dir='/nonexistent').info.features['image']
+  assert isinstance(image, tfds.features.Tensor)
+  assert (image.shape, image.np_dtype) == ((256, 256, 3), np.uint8)
+  # The existing configs' records are unchanged: still a JPEG image feature, no image_shape.
+  features = ava.Ava(config='paper_256', data_dir='/nonexistent').info.features
+  assert isinstance(features['image'], tfds.features.Image) and 'image_shape' not in features
+
+
+def test_raw_build_stores_the_training_warp_exactly(manual, tmp_path):
+  builder = _build(_config('tiny_paper_raw256', image_size=256, raw=True), manual, tmp_path,
+                   num_workers=2)
+  skipped = _records(builder)  # read as training reads: decoding skipped, the raw bytes
+  decoded = {split: {int(r['image_id']): r for r in src}
+             for split, src in builder.as_data_source().items()}
+  assert set(skipped['train']) | set(skipped['test']) == _records_ids_of_paper()
+  for split in ('train', 'test'):
+    for image_id, r in skipped[split].items():
+      expected = _original_warp(manual, image_id)  # converted kinds too: from the original
+      np.testing.assert_array_equal(r['image_shape'], [256, 256, 3])
+      assert isinstance(r['image'], bytes) and len(r['image']) == 256 * 256 * 3
+      pixels = np.frombuffer(r['image'], np.uint8).reshape(256, 256, 3)
+      np.testing.assert_array_equal(pixels, expected)
+      image = decoded[split][image_id]['image']
+      assert image.dtype == np.uint8 and image.shape == (256, 256, 3)
+      np.testing.assert_array_equal(image, expected)
+  report = report_lib.BuildReport.read(builder.data_dir)  # the same report as the JPEG builds
+  for reason, ids in fx.AVA_SKIPPED.items():
+    assert report.ids(reason) == ids
+  for reason, ids in fx.AVA_CONVERTED.items():
+    assert report.ids(reason) == ids
+
+
+def test_record_transform_takes_every_image_format(manual):
+  from aesthetic_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+  jpeg = (manual / 'images' / '1001.jpg').read_bytes()
+  warped = _original_warp(manual, 1001)
+  base = {'mean_score': np.float32(6.0), 'image_id': np.int64(1001)}
+  for size in (256, 100):  # the stored size, and another one (warped from the raw pixels)
+    transform = pipeline.RecordTransform(size, size, 0.0, 5.0, train=False)
+    expected = image_io.warp(warped, size)
+    shape = np.asarray([256, 256, 3], np.int32)
+    for image in (warped, warped.tobytes()):  # decoded by TFDS / decoding skipped
+      got = transform({**base, 'image': image, 'image_shape': shape})['image']
+      np.testing.assert_array_equal(got, expected)
+    got = transform({**base, 'image': jpeg})['image']  # JPEG bytes: decoded and warped
+    np.testing.assert_array_equal(got, preprocessing.decode_and_warp(jpeg, size))
+  np.testing.assert_array_equal(  # same size: the stored pixels as they are
+      pipeline.RecordTransform(256, 256, 0.0, 5.0, train=False).warped_image(
+          {'image': warped, 'image_shape': shape}), warped)
+
+
+def test_pipeline_batches_are_identical_from_raw_and_original_records(tmp_path):
+  """`paper` stores upright RGB JPEGs byte for byte, so the pipeline decodes them to exactly
+  the raw build's pixels; crops and flips are keyed by position: the batches must be equal."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from aesthetic_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+  from configs import default  # pylint: disable=g-import-not-at-top
+  manual = fx.make_ava_manual_dir(tmp_path / 'manual')
+  for image_id in (1002, 1003, 1004, 1005):  # converted kinds -> upright RGB JPEGs
+    (manual / 'images' / f'{image_id}.jpg').write_bytes(
+        fx.image_bytes(fx.GOOD, image_id, size=(64, 48)))
+  builds = {name: _build(_config(f'tiny_{name}', **kwargs), manual, tmp_path / name)
+            for name, kwargs in (('paper', {}),
+                                 ('paper_raw256', dict(image_size=256, raw=True)))}
+  config = default.get_config()  # warp 256, random 227 crop, flip
+  config.batch_size = jax.device_count()
+  config.input.num_threads = 2
+  batches = {}
+  for name, builder in builds.items():
+    source = builder.as_data_source(decoders={'image': tfds.decode.SkipDecoding()})['train']
+    meta = datasets.dataset_meta(builder, name)
+    iterator = iter(pipeline.train_dataset(config, source, np.arange(len(source)), meta))
+    batches[name] = [next(iterator) for _ in range(3)]  # more than an epoch: reshuffled too
+    iterator.close()
+  assert 3 * config.batch_size > len(source)
+  for paper, raw in zip(batches['paper'], batches['paper_raw256']):
+    assert paper.keys() == raw.keys()
+    assert paper['image'].shape == (config.batch_size, 227, 227, 3)
+    for key in paper:
+      np.testing.assert_array_equal(paper[key], raw[key], err_msg=key)

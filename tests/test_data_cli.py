@@ -152,11 +152,11 @@ def test_overwrite_failing_mid_build_keeps_the_old_build(built, monkeypatch, cap
   calls = []
   prepare = images._prepare_task
 
-  def fail_on_the_third(task, image_size):
+  def fail_on_the_third(task, image_size, **kwargs):
     calls.append(task)
     if len(calls) == 3:
       raise OSError(28, 'No space left on device')
-    return prepare(task, image_size)
+    return prepare(task, image_size, **kwargs)
 
   monkeypatch.setattr(images, '_prepare_task', fail_on_the_third)
   assert entry.call(data_cli.main, _argv(manual, data_dir, '--overwrite')) == 1

@@ -113,7 +113,8 @@ def test_build_split_records_and_report(built):
 
 def test_registered_configs():
   configs = photonet.Photonet.builder_configs
-  assert sorted(configs) == ['paper', 'paper_256']
+  assert sorted(configs) == ['paper', 'paper_256', 'paper_raw256']
+  assert configs['paper_raw256'].raw and configs['paper_raw256'].image_size == 256
   assert configs['paper'].num_test == 3000 and configs['paper_256'].image_size == 256
   assert datasets.get_builder('photonet', '/nonexistent').builder_config.name == 'paper'
 

@@ -114,3 +114,41 @@ def _ynn_fused_ops(hlo: str, op: str) -> int:
   called = {m.group(1) for m in re.finditer(r'calls=(%[\w.-]+)[^\n]*__ynn_fusion', hlo)}
   bodies = re.split(r'\n(?=\S)', hlo)  # computations start at column 0
   return sum(body.count(op) for body in bodies if body.split(' ', 1)[0] in called)
+
+
+def test_nothing_is_set_for_an_accelerator(monkeypatch):
+  """The XLA:CPU setting stays off where JAX will not run on the CPU: JAX_PLATFORMS names
+  an accelerator, or an accelerator plugin is installed."""
+  environ = {'JAX_PLATFORMS': 'cuda,cpu'}
+  assert xla_cpu.configure(environ, jaxlib='0.10.2') == 'not-cpu'
+  assert 'XLA_FLAGS' not in environ
+  assert xla_cpu.configure({'JAX_PLATFORMS': 'cpu'}, jaxlib='0.10.2') == 'eigen'
+  real_find_spec = xla_cpu.importlib.util.find_spec
+  monkeypatch.setattr(xla_cpu.importlib.util, 'find_spec',
+                      lambda name: object() if name == 'jax_cuda12_plugin' else
+                      real_find_spec(name))
+  environ = {}
+  assert xla_cpu.configure(environ, jaxlib='0.10.2') == 'not-cpu' and environ == {}
+
+
+def test_pooling_and_lrn_take_the_plain_ops_off_the_cpu(monkeypatch):
+  """model.pool_lrn_impl='auto' picks the CPU-written pooling/LRN on a CPU backend only:
+  forced to see a GPU backend, the model is built from the plain reduce-window ops."""
+  from aesthetic_jax import model as model_lib  # pylint: disable=g-import-not-at-top
+  from aesthetic_jax.model import cpu_pool_lrn  # pylint: disable=g-import-not-at-top
+  from configs import default  # pylint: disable=g-import-not-at-top
+  config = default.get_config('demo').model
+  config.conv_features, config.fc_features = (8, 8, 8, 8), (16, 12)
+
+  def lowered_ops():
+    network = model_lib.build_model(config, num_tags=3)
+    images = jnp.zeros((2, 64, 64, 3), jnp.uint8)
+    variables = network.init(jax.random.PRNGKey(0), images)
+    loss = lambda v: network.apply(v, images, train=False)['aesthetic'].sum()
+    return str(jax.make_jaxpr(jax.grad(loss))(variables))
+
+  assert cpu_pool_lrn.resolve_impl('auto') == 'cpu'
+  assert 'reduce_window' not in lowered_ops()  # the CPU path: slices and matrix products
+  monkeypatch.setattr(cpu_pool_lrn.jax, 'default_backend', lambda: 'gpu')
+  assert cpu_pool_lrn.resolve_impl('auto') == 'xla'
+  assert 'reduce_window' in lowered_ops()

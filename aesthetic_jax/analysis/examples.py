@@ -6,7 +6,6 @@ runs' P(high). Shown first: the largest disagreements |P_A(high) - P_B(high)|.
 """
 
 import csv
-import io
 
 import numpy as np
 from PIL import Image
@@ -54,18 +53,19 @@ def write_csv(found: dict, path: str, name_a: str, name_b: str) -> str:
 def load_images(dataset: str, data_dir: str, image_ids, *, split: str = 'test',
                 size: int = 256) -> dict[int, np.ndarray]:
   """image_id -> uint8 RGB (at most `size` on the long side) for the wanted ids of `split`."""
-  from aesthetic_jax.data import registry as datasets
-  sources, _ = datasets.open_dataset(dataset, data_dir)
+  from aesthetic_jax.data import image_io, preprocessing, registry  # pylint: disable=g-import-not-at-top
+  sources, _ = registry.open_dataset(dataset, data_dir)
   source = sources[split]
   wanted, found = {int(i) for i in image_ids}, {}
   for start in range(0, len(source), 512):
     for record in source.__getitems__(range(start, min(start + 512, len(source)))):
       image_id = int(record['image_id'])
       if image_id in wanted:
-        with Image.open(io.BytesIO(record['image'])) as image:
-          image = image.convert('RGB')
-          image.thumbnail((size, size))
-          found[image_id] = np.asarray(image)
+        stored = preprocessing.stored_image(record)
+        pixels = stored if isinstance(stored, np.ndarray) else image_io.decode_rgb(stored)
+        image = Image.fromarray(pixels)
+        image.thumbnail((size, size))
+        found[image_id] = np.asarray(image)
     if len(found) == len(wanted):
       break
   return found

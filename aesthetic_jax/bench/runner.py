@@ -114,6 +114,8 @@ def time_steps(setup: _Setup, *, num_steps: int, repeats: int, pause_s: float,
         timing.rate_stats(timings['torch_train'], config.batch_size))
     results['torch_eval_img_per_s'], _ = timing.rate_stats(timings['torch_eval'],
                                                            config.eval_batch_size)
+    results['torch_gflops_per_s'] = torch_ref.gflops_per_s(float(np.median(
+        timings['torch_train'])))
     # JAX round k against the PyTorch round right after it, then the median.
     results['jax_over_torch_train'] = timing.median_ratio(timings['torch_train'],
                                                           timings['train'])
@@ -173,7 +175,7 @@ def run(config, *, num_steps: int, repeats: int, num_tags: int, with_data: bool,
     torch_ref = torch_process.TorchReference(torch_python, config, num_tags)
     results['torch'] = torch_ref.info
   elif torch_python:
-    results['torch'] = 'no reference for this network (MTCNN #1 / STCNN, RAPID body only)'
+    results['torch'] = f'no reference: {torch_process.unsupported_reason(config)}'
   try:
     time_steps(setup, num_steps=num_steps, repeats=repeats, pause_s=pause_s,
                torch_ref=torch_ref, results=results)

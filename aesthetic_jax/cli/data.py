@@ -6,8 +6,10 @@
   python -m aesthetic_jax.data report ava/paper --data_dir=DIR
 
 NAME is a dataset with an optional builder config: ava/paper, ava/official, ava/paper_256,
-ava/official_256; photonet/paper, photonet/paper_256; synthetic (its first config when none
-is given). Training reads the result with `--config.data.name=NAME --config.data.data_dir=DIR`.
+ava/official_256, ava/paper_raw256, ava/official_raw256; photonet/paper, photonet/paper_256,
+photonet/paper_raw256; synthetic (its first config when none is given). *_256 store the
+images pre-warped to 256x256 as JPEG q95; *_raw256 as raw uint8 pixels (nothing to decode
+in training, 192 KB an image). Training reads the result with `--config.data.name=NAME --config.data.data_dir=DIR`.
 """
 
 import sys

@@ -13,8 +13,22 @@ def run(command: str) -> None:
   from aesthetic_jax import xla_cpu  # pylint: disable=g-import-not-at-top
   xla_cpu.configure()
   module = importlib.import_module(f'aesthetic_jax.cli.{command}')
+  _help_shows(module)
   from absl import app  # pylint: disable=g-import-not-at-top
   app.run(module.main, flags_parser=parse_flags)
+
+
+def _help_shows(module) -> None:
+  """--help prints the command module's docstring and its flags (absl shows those of the
+  module named by sys.argv[0], here the `python -m` shim)."""
+  import sys  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from aesthetic_jax.cli import flags as cli_flags  # pylint: disable=g-import-not-at-top
+  sys.modules['__main__'].__doc__ = module.__doc__
+  shown = flags.FLAGS.get_flags_for_module(module.__name__)
+  shown += [flags.FLAGS[name] for name in cli_flags.USED_BY[module.__name__]]
+  for flag in shown:
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
 
 def parse_flags(argv):

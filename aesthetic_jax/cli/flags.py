@@ -4,19 +4,30 @@ A command calls the definers it needs at import; a second command imported into 
 process (as the tests do) reuses the definition instead of clashing with it.
 """
 
+import collections
+import sys
+
 from absl import flags
 from ml_collections import config_flags
 
 FLAGS = flags.FLAGS
+# Command module -> the shared flags it asked for (shown by its --help: entry.run).
+USED_BY = collections.defaultdict(list)
+
+
+def _record(name: str) -> None:
+  USED_BY[sys._getframe(2).f_globals['__name__']].append(name)  # the definer's caller
 
 
 def _once(name: str, define, *args, **kwargs):
+  USED_BY[sys._getframe(2).f_globals['__name__']].append(name)
   if name not in FLAGS:
     define(name, *args, **kwargs)
 
 
 def config(help_text: str = 'Experiment config file, e.g. configs/mtrl.py or '
            'configs/mtrl.py:demo; any value can be overridden with --config.KEY=VALUE.'):
+  _record('config')
   if 'config' not in FLAGS:
     config_flags.DEFINE_config_file('config', None, help_text, lock_config=True)
 
@@ -29,6 +40,7 @@ def checkpoint():
   _once('checkpoint', flags.DEFINE_string, None,
         'A workdir, its checkpoints/ folder, or one checkpoints/<step> folder.')
   _once('step', flags.DEFINE_integer, None, 'Use the checkpoint of this step.')
+  USED_BY[sys._getframe(1).f_globals['__name__']] += ['checkpoint', 'step']
 
 
 def output(help_text: str):
@@ -69,3 +81,4 @@ def split_flags():
   _once('num_test', flags.DEFINE_integer, None,
         "Random test images (default: the paper's, 20,000 on AVA, 3,000 on Photo.net).")
   _once('split_seed', flags.DEFINE_integer, None, "Seed of the random split (default: 0).")
+  USED_BY[sys._getframe(1).f_globals['__name__']] += ['num_test', 'split_seed']

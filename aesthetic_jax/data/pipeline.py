@@ -15,7 +15,7 @@ import numpy as np
 
 from aesthetic_jax.core import labels
 from aesthetic_jax.core.dataset_meta import DatasetMeta
-from aesthetic_jax.data import preprocessing, registry
+from aesthetic_jax.data import image_io, preprocessing, registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +67,10 @@ TRAIN_KEYS = ('image', 'label', 'mask', 'tags', 'vote_distribution')
 class RecordTransform:
   """Record -> example dict {'image': uint8 (S, S, 3), 'label', 'mean_score', 'tags'?, ...}.
 
+  The record's image may be encoded (JPEG bytes: decoded in draft mode and warped to
+  S = resize_size) or pixels, a uint8 (H, W, 3) array (raw-pixel configs, see
+  data_builders.common.records; with decoding skipped they come as bytes and the record's
+  `image_shape` gives their shape): used as they are when H = W = S, else warped to S x S.
   votes: also emit 'vote_distribution', the record's vote histogram normalised to sum to 1.
   """
   resize_size: int
@@ -76,8 +80,15 @@ class RecordTransform:
   train: bool
   votes: bool = False
 
+  def warped_image(self, record) -> np.ndarray:
+    """The record's image as uint8 (S, S, 3), S = resize_size (read-only)."""
+    image = preprocessing.stored_image(record)
+    if isinstance(image, np.ndarray):  # pixels: nothing to decode
+      return image_io.warp(image, self.resize_size)  # (the image itself when S x S)
+    return preprocessing.decode_and_warp(image, self.resize_size)
+
   def __call__(self, record, rng: np.random.Generator | None = None):
-    image = preprocessing.decode_and_warp(record['image'], self.resize_size)
+    image = self.warped_image(record)
     if self.train:
       image = preprocessing.random_crop_and_flip(image, self.crop_size, rng)
     else:

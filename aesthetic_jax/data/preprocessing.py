@@ -36,3 +36,12 @@ def center_crop(image: np.ndarray, crop: int) -> np.ndarray:
   height, width = image.shape[:2]
   top, left = (height - crop) // 2, (width - crop) // 2
   return np.ascontiguousarray(image[top:top + crop, left:left + crop])
+
+
+def stored_image(record) -> np.ndarray | bytes:
+  """A record's image as stored: uint8 (H, W, 3) pixels for a raw-pixel record (configs
+  *_raw256, read with or without TFDS's decoding), else the encoded bytes."""
+  image = record['image']
+  if 'image_shape' in record and not isinstance(image, np.ndarray):
+    image = np.frombuffer(image, np.uint8).reshape(tuple(int(d) for d in record['image_shape']))
+  return image

@@ -20,7 +20,7 @@ def export_test_images(scorer, count: int, folder: str, data_dir: str = '',
   printed beside the predictions).
   """
   from aesthetic_jax.core import labels  # pylint: disable=g-import-not-at-top
-  from aesthetic_jax.data import registry  # pylint: disable=g-import-not-at-top
+  from aesthetic_jax.data import preprocessing, registry  # pylint: disable=g-import-not-at-top
   config = scorer.config
   sources, meta = registry.open_dataset(config.data.name, data_dir or config.data.data_dir)
   source = sources[config.data.test_split]
@@ -28,9 +28,14 @@ def export_test_images(scorer, count: int, folder: str, data_dir: str = '',
   truth = {}
   for i in range(min(count, len(source))):
     record = source[i]
-    path = os.path.join(folder, f'test_{int(record["image_id"])}.jpg')
-    with open(path, 'wb') as f:
-      f.write(record['image'])  # the stored JPEG bytes, exactly what evaluation decodes
+    image = preprocessing.stored_image(record)
+    if isinstance(image, np.ndarray):  # raw pixels: a lossless PNG decodes to exactly them
+      path = os.path.join(folder, f'test_{int(record["image_id"])}.png')
+      Image.fromarray(image).save(path)
+    else:  # the stored JPEG bytes, exactly what evaluation decodes
+      path = os.path.join(folder, f'test_{int(record["image_id"])}.jpg')
+      with open(path, 'wb') as f:
+        f.write(image)
     label = labels.aesthetic_label(np.float32(record['mean_score']), delta=0.0,
                                    threshold=meta.label_threshold)
     tags = [name for name, on in zip(meta.tag_names, record.get('tags', ())) if on]

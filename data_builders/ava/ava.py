@@ -5,8 +5,11 @@ Build (no TensorFlow needed; array_record files):
   python -m aesthetic_jax.data build ava/paper --manual_dir=DIR --data_dir=DIR
 
 Configs: `paper` (the paper's tag selection and random split, method.md section 1),
-`official` (test = aesthetics_image_lists/generic_test.jpgl), and `paper_256` /
-`official_256`, the same records with images pre-warped to 256x256 (JPEG quality 95).
+`official` (test = aesthetics_image_lists/generic_test.jpgl), `paper_256` /
+`official_256`, the same records with images pre-warped to 256x256 (JPEG quality 95), and
+`paper_raw256` / `official_raw256`, pre-warped to 256x256 and stored as raw uint8 pixels
+(196,608 bytes per image before array_record's zstd; nothing to decode when training, and
+bit-identical to what training computes from the original file).
 Records follow data_builders.common, plus `tag_ids` (int32 (2,), raw, 0 = none) and
 `challenge_id` (int32). Labels are not stored: the delta rule is applied when reading.
 Every skipped or converted input is listed in `skip_report.json` in the built folder.
@@ -53,6 +56,8 @@ class AvaConfig(tfds.core.BuilderConfig):
   split_rule: 'paper' (tags on more than min_tag_images images; num_test random test images
     of those carrying a kept tag, drawn with split_seed) or 'official' (generic_test.jpgl).
   image_size: pre-warp every image to image_size x image_size; 0 keeps the originals.
+  raw: store the pre-warped images as uint8 (image_size, image_size, 3) pixels (needs
+    image_size) instead of JPEG quality 95.
   num_tags: the number of tags the rule must keep (the records' `tags` length; a feature's
     shape is fixed before AVA.txt is read). The build stops if the rule keeps another number.
   """
@@ -62,6 +67,7 @@ class AvaConfig(tfds.core.BuilderConfig):
   num_test: int = metadata.NUM_TEST
   split_seed: int = metadata.SPLIT_SEED
   num_tags: int = NUM_PAPER_TAGS
+  raw: bool = False
 
 
 def _configs():
@@ -69,12 +75,17 @@ def _configs():
            'with a kept tag, a seed-0 random 20,000 test.')
   official = 'AVA\'s own split: test = generic_test.jpgl, train = every other image.'
   warped = ' Images pre-warped to 256x256 (JPEG quality 95).'
+  raw = (' Images pre-warped to 256x256, stored as raw uint8 pixels (no decode when '
+         'training; exactly the pixels training computes from the originals).')
   return [
       AvaConfig(name='paper', description=paper),
       AvaConfig(name='official', split_rule='official', description=official),
       AvaConfig(name='paper_256', image_size=256, description=paper + warped),
       AvaConfig(name='official_256', split_rule='official', image_size=256,
                 description=official + warped),
+      AvaConfig(name='paper_raw256', image_size=256, raw=True, description=paper + raw),
+      AvaConfig(name='official_raw256', split_rule='official', image_size=256, raw=True,
+                description=official + raw),
   ]
 
 
@@ -88,14 +99,22 @@ class Ava(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
       '1.1.0': 'Images stored as a viewer shows them (aesthetic_jax.data.image_io): EXIF '
                'orientation applied (reason exif_rotated), 16-bit images scaled instead of '
                'clipped to white, transparency on white. A split with no usable photo stops '
-               'the build with a message.',
+               'the build with a message. Later, without a version change (the records of '
+               'the existing configs are unchanged): configs paper_raw256 and '
+               'official_raw256, images pre-warped to 256x256 and stored as raw uint8 '
+               'pixels (feature image: Tensor uint8 (256, 256, 3), plus image_shape).',
   }
   BUILDER_CONFIGS = _configs()
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
 
   def _info(self) -> tfds.core.DatasetInfo:
+    config = self.builder_config
+    if config.raw and not config.image_size:
+      raise ValueError(f'ava/{config.name}: raw=True needs an image_size (raw pixels have a '
+                       'fixed shape).')
     features = records.record_features(
-        num_bins=metadata.NUM_BINS, num_tags=self.builder_config.num_tags,
+        num_bins=metadata.NUM_BINS, num_tags=config.num_tags,
+        raw_image_size=config.image_size if config.raw else 0,
         extra={'tag_ids': tfds.features.Tensor(shape=(2,), dtype=np.int32),
                'challenge_id': np.int32})
     return self.dataset_info_from_configs(
@@ -152,7 +171,8 @@ class Ava(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
     label = f'ava/{self.builder_config.name} {split}' if self._progress else None
     yield from images.generate_examples(
         tasks, rows.example, split=split, image_size=self.builder_config.image_size or None,
-        pool=self.pool, report=self.last_report, progress=label)
+        pool=self.pool, report=self.last_report, progress=label,
+        raw_pixels=self.builder_config.raw)
 
 
 class _RowLookup:

@@ -10,6 +10,8 @@ white; a truncated JPEG only fails when its pixels are read). Outcomes:
     recorded;
   * pre-warped configs: every image is warped to size x size exactly as the training
     pipeline warps originals (`aesthetic_jax.data.preprocessing.decode_and_warp`) and re-encoded;
+  * raw-pixel configs (raw_pixels=True): warped the same way and kept as uint8 (size, size, 3)
+    pixels, not encoded (bit-identical to what training computes from the original file);
   * missing, empty, unreadable, too large, truncated or undecodable: skipped, the reason
     recorded.
 
@@ -29,6 +31,7 @@ import os
 import warnings
 from typing import Iterator, Mapping, Sequence
 
+import numpy as np
 import tqdm
 from PIL import Image
 
@@ -59,13 +62,14 @@ class Prepared:
   """The outcome for one image.
 
   ok: a record can be written. reason: why it was skipped (not ok) or converted (ok), else
-  None. data: the JPEG bytes to store, or None to store the file at `path` unchanged.
+  None. data: the JPEG bytes to store, uint8 (size, size, 3) pixels (raw-pixel configs), or
+  None to store the file at `path` unchanged.
   """
   image_id: int
   path: str
   ok: bool
   reason: str | None = None
-  data: bytes | None = None
+  data: bytes | np.ndarray | None = None
   detail: str = ''
 
 
@@ -122,8 +126,14 @@ def _skip_reason(error: image_io.ImageReadError) -> str:
   return UNDECODABLE  # not a regular file, not an image, corrupt, unsupported format
 
 
-def prepare_image(image_id: int, path: str, image_size: int | None = None) -> Prepared:
-  """Reads and decodes `path` fully and decides what to store (see the module docstring)."""
+def prepare_image(image_id: int, path: str, image_size: int | None = None, *,
+                  raw_pixels: bool = False) -> Prepared:
+  """Reads and decodes `path` fully and decides what to store (see the module docstring).
+
+  raw_pixels (needs image_size): store the warped pixels themselves, not a JPEG of them.
+  """
+  if raw_pixels and not image_size:
+    raise ValueError('raw pixels need an image_size (a fixed record shape).')
   try:
     raw = image_io.read_file(path, max_bytes=MAX_FILE_BYTES)
     if not raw:
@@ -133,15 +143,17 @@ def prepare_image(image_id: int, path: str, image_size: int | None = None) -> Pr
     return Prepared(image_id, path, False, _skip_reason(e), detail=str(e))
   reason = _reason_of(raw)
   if image_size:
+    warped = image_io.warp(pixels, image_size)
     return Prepared(image_id, path, True, reason,
-                    _encode_jpeg(image_io.warp(pixels, image_size)))
+                    np.ascontiguousarray(warped) if raw_pixels else _encode_jpeg(warped))
   if reason is None:
     return Prepared(image_id, path, True)
   return Prepared(image_id, path, True, reason, _encode_jpeg(pixels))
 
 
-def _prepare_task(task: tuple[int, str], image_size: int | None) -> Prepared:
-  return prepare_image(task[0], task[1], image_size)
+def _prepare_task(task: tuple[int, str], image_size: int | None,
+                  raw_pixels: bool) -> Prepared:
+  return prepare_image(task[0], task[1], image_size, raw_pixels=raw_pixels)
 
 
 @contextlib.contextmanager
@@ -155,13 +167,14 @@ def worker_pool(num_workers: int):
 
 
 def prepare_images(tasks: Sequence[tuple[int, str]], *, image_size: int | None,
-                   pool=None, window: int = 2048, chunksize: int = 8) -> Iterator[Prepared]:
+                   pool=None, window: int = 2048, chunksize: int = 8,
+                   raw_pixels: bool = False) -> Iterator[Prepared]:
   """prepare_image over (image_id, path) tasks, in order, in `pool` (or inline if None).
 
   Tasks go to the pool a window at a time, so results waiting for the (slower) writer never
   hold more than `window` images in memory.
   """
-  fn = functools.partial(_prepare_task, image_size=image_size)
+  fn = functools.partial(_prepare_task, image_size=image_size, raw_pixels=raw_pixels)
   if pool is None:
     yield from map(fn, tasks)
     return
@@ -179,18 +192,21 @@ def default_num_workers() -> int:
 
 def generate_examples(tasks: Sequence[tuple[int, str]], make_example, *, split: str,
                       image_size: int | None, pool, report,
-                      progress: str | None = None) -> Iterator[tuple[int, dict]]:
+                      progress: str | None = None,
+                      raw_pixels: bool = False) -> Iterator[tuple[int, dict]]:
   """(key, example) for each task whose image can be stored, in task order.
 
   make_example(image_id) -> the record's non-image fields; pool: from `worker_pool`.
   Skipped and converted images go into `report` (data_builders.ava.report) under their
   reason and `split`; the number written goes into report.counts['written_' + split].
   progress: the label of a progress bar, or None for no bar.
+  raw_pixels: store uint8 (image_size, image_size, 3) pixels (data_builders.common.records, raw
+    configs: the example also gets 'image_shape').
 
   Raises:
     NoUsableImagesError: after the pass, if no image of the split could be stored.
   """
-  outcomes = prepare_images(tasks, image_size=image_size, pool=pool)
+  outcomes = prepare_images(tasks, image_size=image_size, pool=pool, raw_pixels=raw_pixels)
   written, skipped = 0, []
   with tqdm.tqdm(outcomes, total=len(tasks), desc=progress, unit='img', mininterval=1.0,
                  disable=progress is None, dynamic_ncols=True) as bar:
@@ -204,6 +220,8 @@ def generate_examples(tasks: Sequence[tuple[int, str]], make_example, *, split: 
         report.add(prepared.reason, report_lib.CONVERTED, prepared.image_id, split)
       example = make_example(prepared.image_id)
       example['image'] = prepared.data if prepared.data is not None else prepared.path
+      if raw_pixels:
+        example['image_shape'] = np.asarray(prepared.data.shape, np.int32)
       written += 1
       yield prepared.image_id, example
   report.counts['written_' + split] = written

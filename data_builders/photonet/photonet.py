@@ -42,6 +42,7 @@ class PhotonetConfig(tfds.core.BuilderConfig):
   image_size: int = 0
   num_test: int = metadata.NUM_TEST
   split_seed: int = metadata.SPLIT_SEED
+  raw: bool = False  # store the pre-warped images as raw uint8 pixels (as AVA's *_raw256)
 
 
 class Photonet(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
@@ -54,18 +55,25 @@ class Photonet(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
       '1.1.0': 'Images stored as a viewer shows them (aesthetic_jax.data.image_io): EXIF '
                'orientation applied (reason exif_rotated), 16-bit images scaled instead of '
                'clipped to white, transparency on white. Too few photos for the split, or a '
-               'split with no usable photo, stops the build with a message.',
+               'split with no usable photo, stops the build with a message. New config '
+               'paper_raw256 (the existing ones are unchanged): images pre-warped to 256x256 '
+               'and stored as raw uint8 pixels.',
   }
   BUILDER_CONFIGS = [
       PhotonetConfig(name='paper', description='A seed-0 random 3,000 test, the rest train.'),
       PhotonetConfig(name='paper_256', image_size=256,
                      description='As `paper`, images pre-warped to 256x256 (JPEG q95).'),
+      PhotonetConfig(name='paper_raw256', image_size=256, raw=True,
+                     description='As `paper`, images pre-warped to 256x256, stored as raw '
+                                 'uint8 pixels.'),
   ]
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
-        features=records.record_features(num_bins=metadata.NUM_BINS, num_tags=0),
+        features=records.record_features(
+            num_bins=metadata.NUM_BINS, num_tags=0,
+            raw_image_size=self.builder_config.image_size if self.builder_config.raw else 0),
         homepage='https://www.photo.net', metadata=tfds.core.MetadataDict())
 
   def check_manual_dir(self, path) -> str:
@@ -112,7 +120,8 @@ class Photonet(builder.SkipReportMixin, tfds.core.GeneratorBasedBuilder):
     label = f'photonet/{self.builder_config.name} {split}' if self._progress else None
     yield from images.generate_examples(
         tasks, example, split=split, image_size=self.builder_config.image_size or None,
-        pool=self.pool, report=self.last_report, progress=label)
+        pool=self.pool, report=self.last_report, progress=label,
+        raw_pixels=self.builder_config.raw)
 
 
 def _check_enough_photos(root: str, num_with_file: int, num_rows: int, num_test: int,
