@@ -126,3 +126,17 @@ def test_tensorboard_reads_the_run(tiny_config, tmp_path):
   assert [e.value for e in events.Scalars('eval/accuracy')] == pytest.approx(evals)
   image = events.Images('mtrl/omega_correlation')[-1]
   assert (image.width, image.height) == (10 * 8, 10 * 8)  # 2 + 8 subtasks, 8 pixels each
+
+
+@pytest.mark.parametrize('command,flag', [
+    ('train', 'coordinator_address'), ('predict', 'follow_links'), ('export', 'platforms'),
+    ('weights', 'arch'), ('data', 'manual_dir'), ('experiments', 'seeds'),
+    ('analyze', 'max_images'), ('bench', 'torch_python')])
+def test_every_command_documents_itself_and_its_flags(command, flag):
+  """What `python -m aesthetic_jax.<command> --help` shows: the command's docstring and the
+  flags it defines or uses (entry._help_shows registers them for the main module)."""
+  from aesthetic_jax.cli import flags as cli_flags  # pylint: disable=g-import-not-at-top
+  module = __import__(f'aesthetic_jax.cli.{command}', fromlist=['main'])
+  assert module.__doc__.strip() and callable(module.main)
+  own = {f.name for f in flags.FLAGS.get_flags_for_module(module.__name__)}
+  assert flag in own | set(cli_flags.USED_BY[module.__name__])

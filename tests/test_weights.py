@@ -420,11 +420,18 @@ def _demo_config(**model):
 
 
 def _create(config, num_tags=3):
+  """(model, a fresh TrainState with model.init_from's weights). The fresh weights are
+  random numbers of the right shapes (compiling the initialiser costs seconds per model):
+  only what init_from puts in matters here."""
   model = models.build_model(config.model, num_tags=num_tags)
   tx = train_state.make_optimizer(config, steps_per_epoch=10)
   crop = config.input.crop_size
-  state = jax.jit(lambda rng: train_state.create_train_state(
-      config, model, tx, image_shape=(crop, crop, 3), rng=rng))(jax.random.PRNGKey(0))
+  shapes = jax.eval_shape(lambda rng: train_state.create_train_state(
+      config, model, tx, image_shape=(crop, crop, 3), rng=rng), jax.random.PRNGKey(0))
+  rng = np.random.default_rng(0)
+  state = jax.tree.map(lambda s: jax.device_put(
+      (rng.normal(size=s.shape) * 0.05).astype(s.dtype) if np.issubdtype(s.dtype, np.floating)
+      else np.zeros(s.shape, s.dtype)), shapes)
   return model, train_state.with_pretrained_weights(state, config)
 
 
