@@ -29,25 +29,19 @@ import argparse
 import json
 import os
 import sys
-import types
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch import nn
 
-# torchvision wheels built against another torch fail to register their C++ ops on import;
-# the model definitions do not need them.
-try:
-  import torchvision
-except RuntimeError:
-  sys.modules['torchvision._meta_registrations'] = types.ModuleType('_meta_registrations')
-  for name in [m for m in sys.modules if m.startswith('torchvision')]:
-    if name != 'torchvision._meta_registrations':
-      del sys.modules[name]
-  import torchvision
-from torchvision.models import resnet as tv_resnet
-from torchvision.models import vgg as tv_vgg
+# The narrow torchvision networks are the bench's PyTorch reference's (a torch-only module
+# of this repository, importable without JAX).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aesthetic_jax.bench import torch_reference  # pylint: disable=wrong-import-position
+
+torchvision = torch_reference.import_torchvision()
+from torchvision.models import resnet as tv_resnet  # pylint: disable=wrong-import-position
 
 ARCHS = ('alexnet', 'vgg16', 'resnet18', 'resnet50')
 # Width divisors of the narrow fixtures (the Flax side uses model.width_divisor alike).
@@ -57,67 +51,9 @@ INPUT_SHAPE = (2, 3, 64, 64)
 SEED = 0
 
 
-def narrow_alexnet(divisor: int, num_classes: int) -> nn.Module:
-  """torchvision's AlexNet with every conv / linear width divided by `divisor`."""
-  model = torchvision.models.alexnet(num_classes=num_classes)
-  in_ch = 3
-  for i, layer in enumerate(model.features):
-    if isinstance(layer, nn.Conv2d):
-      out_ch = layer.out_channels // divisor
-      model.features[i] = nn.Conv2d(in_ch, out_ch, layer.kernel_size, layer.stride,
-                                    layer.padding)
-      in_ch = out_ch
-  width = 4096 // divisor
-  model.classifier[1] = nn.Linear(in_ch * 6 * 6, width)
-  model.classifier[4] = nn.Linear(width, width)
-  model.classifier[6] = nn.Linear(width, num_classes)
-  return model
-
-
-def narrow_vgg16(divisor: int, num_classes: int) -> nn.Module:
-  """torchvision's VGG (configuration 'D', no batch norm) with widths / `divisor`."""
-  cfg = [v if v == 'M' else v // divisor for v in tv_vgg.cfgs['D']]
-  model = tv_vgg.VGG(tv_vgg.make_layers(cfg, batch_norm=False), num_classes=num_classes)
-  width = 4096 // divisor
-  model.classifier[0] = nn.Linear(cfg[-2] * 7 * 7, width)
-  model.classifier[3] = nn.Linear(width, width)
-  model.classifier[6] = nn.Linear(width, num_classes)
-  return model
-
-
-class NarrowResNet(tv_resnet.ResNet):
-  """torchvision's ResNet (its blocks, _make_layer and forward) with base width 64/divisor."""
-
-  def __init__(self, block, layers, divisor: int, num_classes: int):
-    nn.Module.__init__(self)
-    self._norm_layer = nn.BatchNorm2d
-    self.inplanes, self.dilation, self.groups, self.base_width = 64 // divisor, 1, 1, 64
-    self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
-    self.bn1 = nn.BatchNorm2d(self.inplanes)
-    self.relu = nn.ReLU(inplace=True)
-    self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-    widths = [64 // divisor * 2 ** i for i in range(4)]
-    self.layer1 = self._make_layer(block, widths[0], layers[0])
-    self.layer2 = self._make_layer(block, widths[1], layers[1], stride=2)
-    self.layer3 = self._make_layer(block, widths[2], layers[2], stride=2)
-    self.layer4 = self._make_layer(block, widths[3], layers[3], stride=2)
-    self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-    self.fc = nn.Linear(widths[3] * block.expansion, num_classes)
-    for m in self.modules():
-      if isinstance(m, nn.Conv2d):
-        nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
-
-
 def build(arch: str, divisor: int, num_classes: int) -> nn.Module:
-  if divisor == 1:
-    return getattr(torchvision.models, arch)(num_classes=num_classes)
-  if arch == 'alexnet':
-    return narrow_alexnet(divisor, num_classes)
-  if arch == 'vgg16':
-    return narrow_vgg16(divisor, num_classes)
-  block, layers = ((tv_resnet.BasicBlock, [2, 2, 2, 2]) if arch == 'resnet18' else
-                   (tv_resnet.Bottleneck, [3, 4, 6, 3]))
-  return NarrowResNet(block, layers, divisor, num_classes)
+  return torch_reference.torchvision_network(torchvision, arch, divisor,
+                                             num_classes=num_classes)
 
 
 def randomise(model: nn.Module, generator: torch.Generator) -> None:

@@ -112,9 +112,32 @@ class RapidBody(nn.Module):
     return x
 
 
-def _narrow_alexnet(tv, divisor, dropout):
-  """torchvision's AlexNet with every conv / linear width // divisor (fc8 left out)."""
-  model = tv.models.alexnet(weights=None, dropout=dropout)
+def torchvision_network(tv, arch, divisor=1, *, num_classes=1000, dropout=0.5,
+                        stage_sizes=()):
+  """torchvision's `arch` (alexnet, vgg16, resnet18, resnet50) with its own classes, forward
+  and init, every conv / linear width // divisor and an ImageNet-style classifier of
+  num_classes outputs (0: none for a ResNet). Also used by scripts/make_backbone_fixtures.py,
+  whose fixtures depend on the order in which this creates layers."""
+  from torchvision.models import resnet as tv_resnet
+  if arch in ('alexnet', 'vgg16'):
+    if divisor == 1:
+      return getattr(tv.models, arch)(weights=None, num_classes=num_classes, dropout=dropout)
+    return (_narrow_alexnet if arch == 'alexnet' else _narrow_vgg16)(tv, divisor, num_classes,
+                                                                     dropout)
+  block = tv_resnet.BasicBlock if arch == 'resnet18' else tv_resnet.Bottleneck
+  layers = list(stage_sizes) or list(RESNET_STAGE_SIZES[arch])
+  if divisor == 1:
+    model = tv_resnet.ResNet(block, layers, num_classes=max(num_classes, 1))
+  else:
+    model = _narrow_resnet(tv_resnet.ResNet, block, layers, divisor, num_classes)
+  if not num_classes:
+    model.fc = nn.Identity()
+  return model
+
+
+def _narrow_alexnet(tv, divisor, num_classes, dropout):
+  """torchvision's AlexNet with every conv / linear width // divisor."""
+  model = tv.models.alexnet(weights=None, num_classes=num_classes, dropout=dropout)
   in_ch = 3
   for i, layer in enumerate(model.features):
     if isinstance(layer, nn.Conv2d):
@@ -125,40 +148,28 @@ def _narrow_alexnet(tv, divisor, dropout):
   width = _FC_WIDTH // divisor
   model.classifier[1] = nn.Linear(in_ch * 6 * 6, width)  # PyTorch's default init, as AlexNet
   model.classifier[4] = nn.Linear(width, width)
+  model.classifier[6] = nn.Linear(width, num_classes)
   return model
 
 
-def _narrow_vgg16(tv, divisor, dropout):
+def _narrow_vgg16(tv, divisor, num_classes, dropout):
   """torchvision's VGG (configuration 'D', no batch norm) with widths // divisor."""
+  del tv  # VGG's pieces come from its module
   from torchvision.models import vgg as tv_vgg
   cfg = [v if v == 'M' else v // divisor for v in tv_vgg.cfgs['D']]
-  model = tv_vgg.VGG(tv_vgg.make_layers(cfg, batch_norm=False), dropout=dropout)
+  model = tv_vgg.VGG(tv_vgg.make_layers(cfg, batch_norm=False), num_classes=num_classes,
+                     dropout=dropout)
   width = _FC_WIDTH // divisor
   model.classifier[0] = nn.Linear(cfg[-2] * 7 * 7, width)
   model.classifier[3] = nn.Linear(width, width)
-  for layer in (model.classifier[0], model.classifier[3]):  # VGG's own linear init
-    nn.init.normal_(layer.weight, 0, 0.01)
+  model.classifier[6] = nn.Linear(width, num_classes)
+  for layer in (model.classifier[0], model.classifier[3], model.classifier[6]):
+    nn.init.normal_(layer.weight, 0, 0.01)  # VGG's own linear init
     nn.init.zeros_(layer.bias)
   return model
 
 
-def _resnet(tv, body, divisor, stage_sizes):
-  """torchvision's ResNet (its blocks, _make_layer, forward and init) with base width
-  64 // divisor and `stage_sizes` blocks per stage; fc (the classifier) is the identity."""
-  from torchvision.models import resnet as tv_resnet
-  block = tv_resnet.BasicBlock if body == 'resnet18' else tv_resnet.Bottleneck
-  layers = list(stage_sizes) or list(RESNET_STAGE_SIZES[body])
-  if divisor == 1 and not stage_sizes:
-    model = getattr(tv.models, body)(weights=None)
-  elif divisor == 1:
-    model = tv_resnet.ResNet(block, layers)
-  else:
-    model = _narrow_resnet(tv_resnet.ResNet, block, layers, divisor)
-  model.fc = nn.Identity()
-  return model
-
-
-def _narrow_resnet(resnet_class, block, layers, divisor):
+def _narrow_resnet(resnet_class, block, layers, divisor, num_classes):
   """An instance of a subclass of torchvision's ResNet whose widths are (64 // divisor) * 2**i:
   ResNet.__init__ fixes the base width at 64, so this sets up what it would, narrower."""
 
@@ -178,7 +189,8 @@ def _narrow_resnet(resnet_class, block, layers, divisor):
       self.layer3 = self._make_layer(block, widths[2], layers[2], stride=2)
       self.layer4 = self._make_layer(block, widths[3], layers[3], stride=2)
       self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-      self.fc = nn.Identity()
+      self.fc = (nn.Linear(widths[3] * block.expansion, num_classes) if num_classes
+                 else nn.Identity())
       for m in self.modules():  # ResNet's own init (BatchNorm2d's default is its 1 and 0)
         if isinstance(m, nn.Conv2d):
           nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
@@ -204,15 +216,12 @@ def build_body(spec):
   tv = import_torchvision()
   dropout = float(spec['dropout_rate'])
   if body in ('alexnet', 'vgg16'):
-    if divisor == 1:
-      module = getattr(tv.models, body)(weights=None, dropout=dropout)
-    else:
-      module = (_narrow_alexnet if body == 'alexnet' else _narrow_vgg16)(tv, divisor, dropout)
+    module = torchvision_network(tv, body, divisor, dropout=dropout)
     # Up to fc7's ReLU (AlexNet: ... Linear, ReLU; VGG: ... Linear, ReLU, Dropout): the JAX
     # bodies' order; fc8 (classifier[6]) is replaced by the task heads.
     module.classifier = module.classifier[:6]
     return module, _FC_WIDTH // divisor
-  module = _resnet(tv, body, divisor, stage_sizes)
+  module = torchvision_network(tv, body, divisor, num_classes=0, stage_sizes=stage_sizes)
   expansion = 1 if body == 'resnet18' else 4
   return module, (64 // divisor) * 8 * expansion
 
