@@ -1,8 +1,8 @@
 """MTCNN #1 / MTRLCNN #1 with an ImageNet-pretrained AlexNet as layers 1-6, fine-tuned.
 
 Kao, He and Huang (IEEE TIP 2017), Table III, AVA, delta = 0: MTCNN 76.70 %, MTRLCNN 77.35 %.
-torchvision's AlexNet up to fc7 (models/backbones.py); the heads sit on fc7 (4096).
-Hyper-parameters, variants (mtcnn, mtrl, demo) and weights: configs/finetune.py.
+torchvision's AlexNet up to fc7 (aesthetic_jax/model/backbones.py); the heads sit on fc7
+(4096). Hyper-parameters, variants (mtcnn, mtrl, demo) and weights: configs/finetune.py.
 
 Run (weights: the user's own torchvision file, converted once, no network):
   python -m aesthetic_jax.weights import --arch=alexnet --src=alexnet-owt-7be5be79.pth --out=weights/alexnet

@@ -56,7 +56,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # RAPID body's pooling and LRN: 'xla' (plain reduce-window ops), 'cpu' (written for XLA:CPU,
   # model/cpu_pool_lrn.py), 'auto' ('cpu' on a CPU backend, 'xla' on GPU/TPU). Same values.
   config.model.pool_lrn_impl = 'auto'
-  # ImageNet backbones (body alexnet, vgg16, resnet18 or resnet50; models/backbones.py)
+  # ImageNet backbones (body alexnet, vgg16, resnet18 or resnet50): model/backbones.py
   config.model.width_divisor = 1  # every channel width / this (narrow test and demo bodies)
   config.model.stage_sizes = ()  # ResNet blocks per stage; () = the standard depth
   config.model.batch_norm_axis = 'data'  # batch stats over this mapped axis; '' = per device

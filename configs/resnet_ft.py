@@ -2,10 +2,10 @@
 
 Kao, He and Huang (IEEE TIP 2017), Table III, AVA, delta = 0: MTCNN 78.56 %, MTRLCNN 79.08 %
 (semantic mAP 67.44 %). The paper says "ResNet"; ResNet-50 is our default, ResNet-18 a
-variant. torchvision's ResNet up to the global average pool (models/backbones.py); the heads
-sit on the pooled features (2048, or 512 for ResNet-18). Batch norm: batch statistics of
-the global batch in training (synchronised over the devices), running averages in
-evaluation. Hyper-parameters and weights: configs/finetune.py.
+variant. torchvision's ResNet up to the global average pool
+(aesthetic_jax/model/backbones.py); the heads sit on the pooled features (2048, or 512 for
+ResNet-18). Batch norm: batch statistics of the global batch in training (synchronised over
+the devices), running averages in evaluation. Hyper-parameters and weights: configs/finetune.py.
 
 Variants, comma-separated: mtcnn (default) or mtrl; resnet50 (default) or resnet18; demo.
 Run (weights: the user's own torchvision file, converted once, no network):

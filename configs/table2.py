@@ -3,7 +3,7 @@
 Kao, He and Huang (IEEE TIP 2017), Table II; method.md sections 4 and 5. Test set: AVA,
 delta = 0. MTCNN #1/#2/#3 use the balance strategy lambda = 1/M; Enhanced MTCNN uses
 lambda = 2/M plus its auxiliary aesthetic softmax on conv2 (loss.aux_weight = 1) and predicts
-with its main aesthetic head. The branch layouts are in aesthetic_jax/models/topology.py.
+with its main aesthetic head. The branch layouts are in aesthetic_jax/model/topology.py.
 
 Rows (paper's accuracy; launch command, one row):
   mtcnn1_delta0    76.15 %  MTCNN #1 (shared conv1-fc6), delta = 0

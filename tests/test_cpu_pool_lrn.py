@@ -1,5 +1,6 @@
-"""The CPU path (models/cpu_pool_lrn.py, model.pool_lrn_impl='cpu') agrees with the plain XLA path
-in values and gradients: per op, per layer, and for the whole MTCNN #1 objective."""
+"""The CPU path (aesthetic_jax/model/cpu_pool_lrn.py, model.pool_lrn_impl='cpu') agrees with
+the plain XLA path in values and gradients: per op, per layer, and for the whole MTCNN #1
+objective."""
 
 import flax.linen as nn
 import jax

@@ -214,3 +214,15 @@ def test_two_seed_table_statistics_recomputed_from_the_runs(tiny_data_dir, tmp_p
   before = (workdir / 'results.csv').read_text()
   assert entry.call(experiments_cli.main, argv + ['--no_figures']) == 0
   assert (workdir / 'results.csv').read_text() == before
+  # A changed setting trains afresh: the finished run (checkpoints included) is moved aside,
+  # kept, and not resumed under the new settings.
+  monkeypatch.undo()
+  changed = [a for a in argv if not a.startswith(('--rows', '--seeds'))] + [
+      '--rows=lambda0_delta0', '--seeds=1', '--set=optimizer.momentum=0.5', '--no_figures']
+  assert entry.call(experiments_cli.main, changed) == 0
+  old_run, new_run = (RunDir(str(workdir / 'lambda0_delta0' / name))
+                      for name in ('seed0.replaced-1', 'seed0'))
+  assert old_run.checkpoint_steps() == new_run.checkpoint_steps() != []
+  assert old_run.read_config().optimizer.momentum == 0.9
+  assert new_run.read_config().optimizer.momentum == 0.5
+  assert new_run.read_result()['note'] == 'the previous run moved to seed0.replaced-1'

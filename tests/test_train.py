@@ -38,6 +38,27 @@ def test_two_steps_then_resume(tiny_config, tmp_path):
   assert [(r['kind'], r['step']) for r in _records(workdir)] == [
       ('train', 2), ('eval', 2), ('train', 4), ('eval', 4)]
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
+  # Other settings in that workdir are refused before anything is read or written, naming
+  # what changed; settings a resume may change (num_epochs, logging, ...) are not counted.
+  other = tiny_config(num_epochs=3, log_every_steps=7, **{'optimizer.learning_rate': 0.5})
+  with pytest.raises(train.RunMismatchError,
+                     match=r'other settings \(optimizer.learning_rate: 0.02 -> 0.5\)'):
+    train.train_and_evaluate(other, workdir)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
+  with open(os.path.join(workdir, 'config.json')) as f:
+    assert json.load(f)['optimizer']['learning_rate'] == 0.02
+
+
+def test_missing_dataset_is_one_message_with_the_folder_and_the_build_command(tmp_path,
+                                                                              capsys):
+  from aesthetic_jax.cli import train as train_cli
+  data_dir = tmp_path / 'nothing here'
+  status = entry.call(train_cli.main, ['--config=configs/mtcnn.py', f'--workdir={tmp_path / "w"}',
+                                       f'--config.data.data_dir={data_dir}'])
+  err = capsys.readouterr().err
+  assert status == 2 and 'Traceback' not in err
+  assert err.startswith(f"error: Dataset 'ava/paper' is not built: nothing at {data_dir}")
+  assert 'python -m aesthetic_jax.data build ava/paper' in err
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import jax
 from absl import flags, logging
 
 from aesthetic_jax.cli import flags as cli_flags
+from aesthetic_jax.data import registry
 from aesthetic_jax.train import loop, preemption
 
 FLAGS = flags.FLAGS
@@ -55,6 +56,9 @@ def main(argv) -> int:
   except loop.NonFiniteLossError as error:
     print(f'error: {error}', file=sys.stderr, flush=True)
     return 1
+  except (registry.DatasetNotBuiltError, loop.RunMismatchError) as error:
+    print(f'error: {error}', file=sys.stderr, flush=True)
+    return 2
   if jax.process_index() == 0:
     print(f'Final test accuracy {final["accuracy"]:.4f} ({final["num_images"]} images); '
           f'outputs in {FLAGS.workdir}', flush=True)

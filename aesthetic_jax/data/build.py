@@ -20,7 +20,6 @@ takes it for a build, a good build's own report is not overwritten), not in the 
 
 import contextlib
 import io
-import logging
 import os
 import shutil
 import sys
@@ -42,17 +41,14 @@ def _quiet_tfds():
   ... downloaded and prepared'): nothing is downloaded, and the builders' own bar counts
   images. Our messages follow the build."""
   from tensorflow_datasets.core.utils import tqdm_utils  # pylint: disable=g-import-not-at-top
-  absl_logger = logging.getLogger('absl')
-  level = absl_logger.level
+  from aesthetic_jax.data import registry  # pylint: disable=g-import-not-at-top
   bars = getattr(tqdm_utils, '_active', True)  # (no public getter) restored afterwards
-  absl_logger.setLevel(logging.ERROR)
   tqdm_utils.display_progress_bar(False)
   try:
-    with contextlib.redirect_stdout(io.StringIO()):
+    with registry.quiet_tfds_logs(), contextlib.redirect_stdout(io.StringIO()):
       yield
   finally:
     tqdm_utils.display_progress_bar(bars)
-    absl_logger.setLevel(level)
 
 
 def _failed_report_path(builder) -> str:

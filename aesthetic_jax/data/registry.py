@@ -5,7 +5,9 @@ A dataset is named as in configs: 'synthetic' (embedded default), 'synthetic/tin
 array_record files opened with `tfds.data_source` (see ../shared/docs/stack-notes.md).
 """
 
+import contextlib
 import importlib
+import logging
 import os
 from typing import Any, Mapping
 
@@ -53,14 +55,29 @@ def build_instructions(name: str, data_dir: str) -> str:
           f'--manual_dir=<folder with your own copy of {short}> --data_dir={data_dir}')
 
 
+@contextlib.contextmanager
+def quiet_tfds_logs():
+  """TFDS's absl log lines off below ERROR (e.g. 'Variant folder ... has no
+  dataset_info.json' while looking for a dataset not built yet: our message says what to do)."""
+  absl_logger = logging.getLogger('absl')
+  level = absl_logger.level
+  absl_logger.setLevel(logging.ERROR)
+  try:
+    yield
+  finally:
+    absl_logger.setLevel(level)
+
+
 def ensure_built(name: str, data_dir: str) -> tfds.core.DatasetBuilder:
   """The builder of `name`, building it first if it is self-building and missing.
 
   Raises:
     DatasetNotBuiltError: naming the folder looked in and the command that builds it.
   """
-  builder = get_builder(name, data_dir)
-  if not builder.is_prepared():
+  with quiet_tfds_logs():
+    builder = get_builder(name, data_dir)
+    prepared = builder.is_prepared()
+  if not prepared:
     if split_name(name)[0] in SELF_BUILDING:
       builder.download_and_prepare(file_format='array_record')
     else:

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from aesthetic_jax.experiments import statistics, tables
-from aesthetic_jax.run_dir import RunDir, config_record, files
+from aesthetic_jax.run_dir import RunDir, changed_settings, config_record, files
 
 OK, CACHED, FAILED = 'ok', 'ok (earlier run)', 'failed'
 
@@ -84,16 +84,6 @@ def settings_of(config) -> dict[str, Any]:
           'epochs': int(config.num_epochs), 'batch_size': int(config.batch_size)}
 
 
-def _flatten(tree: Mapping, prefix: str = '') -> dict[str, Any]:
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, Mapping):
-      out.update(_flatten(value, f'{prefix}{key}.'))
-    else:
-      out[f'{prefix}{key}'] = value
-  return out
-
-
 def _previous_result(run: RunDir, config) -> dict | None:
   """The saved result of a finished run of this config in `run`, if any.
 
@@ -101,10 +91,25 @@ def _previous_result(run: RunDir, config) -> dict | None:
   (absent from the saved config) is taken to keep the old behaviour at its default.
   """
   saved = run.read_result()
-  if not saved:
+  if not saved or not saved.get('config'):
     return None
-  old, new = _flatten(saved.get('config', {})), _flatten(config_record(config))
-  return saved if old and all(new.get(k, v) == v for k, v in old.items()) else None
+  return None if changed_settings(saved['config'], config_record(config)) else saved
+
+
+def _set_aside_other_run(run: RunDir, config, *, rerun: bool) -> str | None:
+  """Moves a run in the way to <path>.replaced-<n> (kept, not deleted) so that this one starts
+  afresh instead of resuming it: any run with checkpoints under --rerun, else one made with
+  other settings. Returns where it went, or None (nothing there, or an interrupted run of
+  these settings, which resumes)."""
+  if not os.path.isdir(run.path) or not run.checkpoint_steps():
+    return None
+  if not rerun and not run.config_changes(config):
+    return None
+  n = 1
+  while os.path.exists(f'{run.path}.replaced-{n}'):
+    n += 1
+  os.rename(run.path, f'{run.path}.replaced-{n}')
+  return f'{run.path}.replaced-{n}'
 
 
 def early_stop_epoch(run: RunDir) -> int | None:
@@ -125,10 +130,14 @@ def train_seed(config, run: SeedRun, *, rerun: bool = False) -> SeedRun:
     run.status, run.metrics = CACHED, previous['metrics']
     run.wall_time_s, run.note = previous['wall_time_s'], previous.get('note', '')
     return run
+  print(f'=== {run.command}', flush=True)
+  replaced = _set_aside_other_run(run_dir, config, rerun=rerun)
+  if replaced:
+    why = '--rerun' if rerun else 'its settings changed'
+    print(f'Starting afresh ({why}); the previous run is kept in {replaced}.', flush=True)
   run_dir.make()
   resumed_from = run_dir.checkpoint_steps()
   run_dir.write_config(config)
-  print(f'=== {run.command}', flush=True)
   start = time.perf_counter()
   try:
     metrics = loop.train_and_evaluate(config, run.path)
@@ -140,7 +149,7 @@ def train_seed(config, run: SeedRun, *, rerun: bool = False) -> SeedRun:
     return run
   run.wall_time_s = time.perf_counter() - start
   run.status, run.metrics = OK, files.jsonable(metrics)
-  notes = []
+  notes = [f'the previous run moved to {os.path.basename(replaced)}'] if replaced else []
   if resumed_from:
     notes.append(f'resumed from the checkpoint at step {resumed_from[-1]} (wall time of the '
                  'rest only)')

@@ -17,10 +17,10 @@ every size a file declares is checked against the file before memory is allocate
 and any refusal is a `WeightFileError` with one line naming the file, the tensor, and what
 to do.
 
-Conversion (models/backbones.py names each module after its torchvision one, '.' -> '_'):
-conv weight (O, I, kh, kw) -> kernel (kh, kw, I, O); linear weight (O, I) -> kernel (I, O);
-BN weight/bias -> scale/bias; running_mean/var -> batch_stats mean/var. `num_batches_tracked`
-is skipped (flax's batch norm has no counter).
+Conversion (aesthetic_jax/model/backbones.py names each module after its torchvision one,
+'.' -> '_'): conv weight (O, I, kh, kw) -> kernel (kh, kw, I, O); linear weight (O, I) ->
+kernel (I, O); BN weight/bias -> scale/bias; running_mean/var -> batch_stats mean/var.
+`num_batches_tracked` is skipped (flax's batch norm has no counter).
 """
 
 import dataclasses

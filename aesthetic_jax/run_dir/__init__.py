@@ -18,7 +18,7 @@ multi-process run) writes.
 """
 
 import os
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -91,6 +91,15 @@ class RunDir:
   def read_config_record(self) -> dict | None:
     """config.json as plain JSON, or None when the run has none."""
     return files.read_json(self.file(CONFIG)) if self.exists(CONFIG) else None
+
+  def config_changes(self, config, *, ignore: Iterable[str] = ()) -> list[str]:
+    """'key: saved -> new' for each setting of config.json that `config` changes (none
+    without a config.json). A key under a prefix in `ignore` ('checkpoint.' or 'num_epochs')
+    does not count; a key the saved config lacks (added to the configs since) counts only
+    when config.json has it."""
+    saved = self.read_config_record()
+    return [] if saved is None else changed_settings(saved, config_record(config),
+                                                     ignore=ignore)
 
   def read_config(self):
     """config.json as an ml_collections.ConfigDict (JSON lists back to tuples)."""
@@ -172,6 +181,28 @@ def config_record(config) -> dict:
   """A config as plain JSON (what config.json holds)."""
   import json  # pylint: disable=g-import-not-at-top
   return json.loads(config.to_json_best_effort())
+
+
+def flatten(record: Mapping, prefix: str = '') -> dict[str, Any]:
+  """A nested config record as {'optimizer.learning_rate': 0.01, ...}."""
+  out = {}
+  for key, value in record.items():
+    if isinstance(value, Mapping):
+      out.update(flatten(value, f'{prefix}{key}.'))
+    else:
+      out[f'{prefix}{key}'] = value
+  return out
+
+
+def changed_settings(saved: Mapping, new: Mapping, *, ignore: Iterable[str] = ()) -> list[str]:
+  """'key: saved -> new' for each key of the `saved` config record whose value `new`
+  changes; keys only in `new` (added to the configs since) keep the old behaviour and do
+  not count, nor do keys equal to or under an `ignore` prefix."""
+  old_flat, new_flat = flatten(saved), flatten(new)
+  ignore = tuple(ignore)
+  return [f'{k}: {v!r} -> {new_flat.get(k, v)!r}' for k, v in old_flat.items()
+          if new_flat.get(k, v) != v
+          and not any(k == p or (p.endswith('.') and k.startswith(p)) for p in ignore)]
 
 
 def _tuples(value):

@@ -16,7 +16,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from aesthetic_jax import model as model_lib
 from aesthetic_jax.core import omega as omega_lib
 from aesthetic_jax.data import pipeline
-from aesthetic_jax.run_dir import RunDir
+from aesthetic_jax.run_dir import CONFIG, RunDir
 from aesthetic_jax.run_dir.checkpoints import Checkpointer
 from aesthetic_jax.train import early_stop, evaluation, multihost, preemption, progress
 from aesthetic_jax.train import state as state_lib
@@ -26,6 +26,17 @@ from aesthetic_jax.train.tensorboard import SummaryWriter, heatmap_image
 
 class NonFiniteLossError(FloatingPointError):
   """Raised when a training loss is NaN or Inf; names the step."""
+
+
+class RunMismatchError(ValueError):
+  """The workdir holds checkpoints of a run made with other settings; says what differs."""
+
+
+# Settings a resumed run may change: where the data is, how often to save and log, the
+# evaluation batch, num_epochs (to train on further) and model.init_from (read by a fresh run
+# only). Any other change would continue one config's run under another's name.
+RESUMABLE_SETTINGS = ('num_epochs', 'data.data_dir', 'checkpoint.', 'log_every_steps',
+                      'eval_batch_size', 'model.init_from')
 
 
 Preempted = preemption.Preempted
@@ -67,6 +78,22 @@ def train(config, workdir: str):
     watcher.close()
 
 
+def _refuse_other_settings(config, run: RunDir) -> None:
+  """Raises RunMismatchError when `run` has checkpoints and config.json differs from
+  `config` in a setting outside RESUMABLE_SETTINGS."""
+  if not run.checkpoint_steps():
+    return
+  changes = run.config_changes(config, ignore=RESUMABLE_SETTINGS)
+  if changes:
+    shown = '; '.join(changes[:4]) + (f'; and {len(changes) - 4} more' if len(changes) > 4
+                                      else '')
+    raise RunMismatchError(
+        f'{run.path} holds checkpoints of a run with other settings ({shown}); resuming it '
+        'would continue that run under this config. Give another --workdir, or use the '
+        f'settings in {run.file(CONFIG)} to resume, or move {run.checkpoints_dir} '
+        'away to start afresh.')
+
+
 @dataclasses.dataclass
 class _EpochMeans:
   """Running sums of the step metrics since the epoch began (or since a resume)."""
@@ -87,6 +114,7 @@ class Trainer:
 
   def __init__(self, config, run: RunDir, watcher: preemption.PreemptionWatcher):
     self.config, self.run_dir, self.watcher = config, run, watcher
+    _refuse_other_settings(config, run)
     self.leader = jax.process_index() == 0
     self.data = pipeline.load(config)
     check_compatible(config, self.data.meta)
