@@ -4,8 +4,8 @@ Kao, He and Huang (IEEE TIP 2017) train one such network per tag (Landscape, Nat
 Life, Black and White on AVA) to ask whether a semantic-specific network beats one trained on
 everything (method.md section 5; the paper gives no single accuracy per tag in the text, so
 the results table has no paper column). The filter is the config option data.train_tag: the
-training images and the test images are those that carry the tag (input_pipeline.load); the
-pipeline is otherwise the same. On the synthetic data (`:demo`) each row uses the synthetic tag
+training images and the test images are those that carry the tag
+(aesthetic_jax/data/pipeline.py); the pipeline is otherwise the same. On the synthetic data (`:demo`) each row uses the synthetic tag
 closest in meaning (sky, floral, macro, black_and_white). Any other tag works with the
 override --config.data.train_tag=NAME on any row.
 
