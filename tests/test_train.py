@@ -49,6 +49,15 @@ def test_two_steps_then_resume(tiny_config, tmp_path):
     assert json.load(f)['optimizer']['learning_rate'] == 0.02
 
 
+def test_a_config_value_a_run_cannot_use_is_a_config_error(tiny_config, tmp_path):
+  """ConfigError (a ValueError): the training command prints it in one line, exit 2."""
+  from aesthetic_jax.config_error import ConfigError
+  with pytest.raises(ConfigError, match="optimizer.schedule='foo'; use 'constant'"):
+    train.train_and_evaluate(tiny_config(**{'optimizer.schedule': 'foo'}), str(tmp_path))
+  with pytest.raises(ConfigError, match='batch_size=3 does not divide over 8 devices'):
+    train.train_and_evaluate(tiny_config(batch_size=3), str(tmp_path / 'b'))
+
+
 def test_missing_dataset_is_one_message_with_the_folder_and_the_build_command(tmp_path,
                                                                               capsys):
   from aesthetic_jax.cli import train as train_cli

@@ -14,6 +14,7 @@ import jax
 from absl import flags, logging
 
 from aesthetic_jax.cli import flags as cli_flags
+from aesthetic_jax.config_error import ConfigError
 from aesthetic_jax.data import registry
 from aesthetic_jax.train import loop, preemption
 
@@ -56,7 +57,7 @@ def main(argv) -> int:
   except loop.NonFiniteLossError as error:
     print(f'error: {error}', file=sys.stderr, flush=True)
     return 1
-  except (registry.DatasetNotBuiltError, loop.RunMismatchError) as error:
+  except (registry.DatasetNotBuiltError, ConfigError) as error:  # say what to change
     print(f'error: {error}', file=sys.stderr, flush=True)
     return 2
   if jax.process_index() == 0:

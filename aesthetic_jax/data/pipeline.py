@@ -13,6 +13,7 @@ import grain
 import jax
 import numpy as np
 
+from aesthetic_jax.config_error import ConfigError
 from aesthetic_jax.core import labels
 from aesthetic_jax.core.dataset_meta import DatasetMeta
 from aesthetic_jax.data import image_io, preprocessing, registry
@@ -51,7 +52,7 @@ def select_records(scan: dict[str, np.ndarray], meta: DatasetMeta, *, delta: flo
                                 threshold=meta.label_threshold) != labels.DROPPED
   if tag:
     if tag not in meta.tag_names:
-      raise ValueError(f'data.train_tag={tag!r} is not a tag of {meta.name}; '
+      raise ConfigError(f'data.train_tag={tag!r} is not a tag of {meta.name}; '
                        f'its tags are {list(meta.tag_names)}.')
     keep &= scan['tags'][:, meta.tag_names.index(tag)]
   return np.flatnonzero(keep)
@@ -150,7 +151,7 @@ def _read_options(config) -> grain.ReadOptions:
 
 def per_process_batch_size(global_batch_size: int) -> int:
   if global_batch_size % jax.device_count():
-    raise ValueError(
+    raise ConfigError(
         f'batch_size={global_batch_size} does not divide over {jax.device_count()} devices; '
         f'set --config.batch_size to a multiple of {jax.device_count()}.')
   return global_batch_size // jax.process_count()
@@ -221,7 +222,7 @@ class Data:
 def hold_out(indices: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
   """Splits `indices` into (rest, a fixed-seed random `size` of them), both sorted."""
   if size >= len(indices):
-    raise ValueError(f'data.validation_size={size} leaves no training images '
+    raise ConfigError(f'data.validation_size={size} leaves no training images '
                      f'(only {len(indices)} are labelled).')
   chosen = np.random.default_rng(seed).permutation(len(indices))[:size]
   mask = np.zeros(len(indices), bool)
@@ -245,10 +246,10 @@ def load(config) -> Data:
   test_indices = select_records(scan_labels(test_source), meta, delta=0.0,
                                 tag=config.data.train_tag)
   if not len(test_indices):
-    raise ValueError(f'No test records of {config.data.name} match data.train_tag='
+    raise ConfigError(f'No test records of {config.data.name} match data.train_tag='
                      f'{config.data.train_tag!r}.')
   if len(train_indices) < config.batch_size:
-    raise ValueError(f'Only {len(train_indices)} training records of {config.data.name} keep a '
+    raise ConfigError(f'Only {len(train_indices)} training records of {config.data.name} keep a '
                      f'label (delta={config.data.delta}); fewer than batch_size='
                      f'{config.batch_size}.')
   return Data(meta, train_source, test_source, train_indices, test_indices, validation_indices)

@@ -3,6 +3,7 @@
 import flax.traverse_util
 import jax.numpy as jnp
 
+from aesthetic_jax.config_error import ConfigError
 from aesthetic_jax.core import omega as omega_lib
 from aesthetic_jax.model import backbones, networks
 from aesthetic_jax.model.topology import ARCHITECTURES, CONV, FC, topology
@@ -30,7 +31,7 @@ def build_model(model_config, *, num_tags: int, num_bins: int = 0) -> networks.M
   distribution_bins = 0
   if model_config.get('distribution_head', False):
     if num_bins < 2:
-      raise ValueError(f'model.distribution_head needs the number of score bins (got '
+      raise ConfigError(f'model.distribution_head needs the number of score bins (got '
                        f'num_bins={num_bins}).')
     distribution_bins = num_bins
   dtype = jnp.dtype(model_config.dtype)
@@ -38,7 +39,7 @@ def build_model(model_config, *, num_tags: int, num_bins: int = 0) -> networks.M
   if body in backbones.BODIES:
     # An ImageNet backbone is one layer that replaces conv1-fc6 of STCNN / MTCNN #1.
     if model_config.architecture not in BACKBONE_ARCHITECTURES:
-      raise ValueError(f'model.body={body!r} replaces conv1-fc6 of {BACKBONE_ARCHITECTURES} '
+      raise ConfigError(f'model.body={body!r} replaces conv1-fc6 of {BACKBONE_ARCHITECTURES} '
                        f'only, not of {model_config.architecture!r}.')
     make_layer = backbones.layer_factory(model_config, dtype)
     layer_names = (body,)
@@ -46,7 +47,7 @@ def build_model(model_config, *, num_tags: int, num_bins: int = 0) -> networks.M
     make_layer = networks.rapid_layer_factory(model_config, dtype)
     layer_names = CONV[:len(model_config.conv_features)] + FC[:len(model_config.fc_features)]
   else:
-    raise ValueError(f'Unknown model.body {body!r}; available: rapid, '
+    raise ConfigError(f'Unknown model.body {body!r}; available: rapid, '
                      f'{", ".join(backbones.BODIES)}.')
   return networks.MultiTaskNet(
       topology=topology(model_config.architecture, layer_names,

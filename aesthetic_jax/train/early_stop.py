@@ -7,6 +7,8 @@ import logging
 
 import jax.numpy as jnp
 
+from aesthetic_jax.config_error import ConfigError
+
 
 def update(state, validation_metrics: dict, config):
   """`state` with its early-stop bookkeeping (best loss, epochs without improvement, gate)
@@ -14,7 +16,7 @@ def update(state, validation_metrics: dict, config):
   if not config.loss.semantic_early_stop:
     return state
   if 'semantic_loss' not in validation_metrics:
-    raise ValueError('loss.semantic_early_stop needs held-out validation images: set '
+    raise ConfigError('loss.semantic_early_stop needs held-out validation images: set '
                      'data.validation_size > 0.')
   loss = validation_metrics['semantic_loss']
   if loss < float(state.best_semantic_loss):

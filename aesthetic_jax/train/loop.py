@@ -14,6 +14,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from aesthetic_jax import model as model_lib
+from aesthetic_jax.config_error import ConfigError
 from aesthetic_jax.core import omega as omega_lib
 from aesthetic_jax.data import pipeline
 from aesthetic_jax.run_dir import CONFIG, RunDir
@@ -28,7 +29,7 @@ class NonFiniteLossError(FloatingPointError):
   """Raised when a training loss is NaN or Inf; names the step."""
 
 
-class RunMismatchError(ValueError):
+class RunMismatchError(ConfigError):
   """The workdir holds checkpoints of a run made with other settings; says what differs."""
 
 
@@ -49,7 +50,7 @@ def uses_semantic_task(config) -> bool:
 def check_compatible(config, meta) -> None:
   """Fails before training when the dataset lacks what the model needs."""
   if uses_semantic_task(config) and not meta.num_tags:
-    raise ValueError(
+    raise ConfigError(
         f'model.architecture={config.model.architecture!r} learns semantic tags but dataset '
         f'{meta.name!r} has none; use model.architecture=stcnn (e.g. configs/photonet.py).')
 

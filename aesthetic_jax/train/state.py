@@ -9,6 +9,7 @@ import numpy as np
 import optax
 
 from aesthetic_jax import model as model_lib
+from aesthetic_jax.config_error import ConfigError
 from aesthetic_jax.core import omega as omega_lib
 from aesthetic_jax.init import transfer
 
@@ -45,7 +46,7 @@ def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
     main = optax.piecewise_constant_schedule(
         opt.learning_rate, {int(e * steps_per_epoch) - warmup: 0.1 for e in opt.step_epochs})
   else:
-    raise ValueError(f"optimizer.schedule={opt.schedule!r}; use 'constant', 'cosine' or 'step'.")
+    raise ConfigError(f"optimizer.schedule={opt.schedule!r}; use 'constant', 'cosine' or 'step'.")
   if not warmup:
     return main
   return optax.join_schedules(

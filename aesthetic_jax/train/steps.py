@@ -14,6 +14,7 @@ from jax import lax
 from jax.sharding import PartitionSpec as P
 
 from aesthetic_jax import model as model_lib
+from aesthetic_jax.config_error import ConfigError
 from aesthetic_jax.model import predictions as model_predictions
 from aesthetic_jax.core import losses
 
@@ -26,7 +27,7 @@ def semantic_weight(loss_config, num_tags: int) -> float:
     return loss_config.semantic_weight / max(num_tags, 1)
   if loss_config.semantic_weight_unit == 'absolute':
     return loss_config.semantic_weight
-  raise ValueError(f'loss.semantic_weight_unit={loss_config.semantic_weight_unit!r}; use '
+  raise ConfigError(f'loss.semantic_weight_unit={loss_config.semantic_weight_unit!r}; use '
                    "'per_tag' or 'absolute'.")
 
 
