@@ -15,11 +15,9 @@ FLAGS = flags.FLAGS
 USED_BY = collections.defaultdict(list)
 
 
-def _record(name: str) -> None:
-  USED_BY[sys._getframe(2).f_globals['__name__']].append(name)  # the definer's caller
-
-
 def _once(name: str, define, *args, **kwargs):
+  """Defines flag `name` unless defined, and records it for the command module that called
+  the definer (two frames up)."""
   USED_BY[sys._getframe(2).f_globals['__name__']].append(name)
   if name not in FLAGS:
     define(name, *args, **kwargs)
@@ -27,9 +25,7 @@ def _once(name: str, define, *args, **kwargs):
 
 def config(help_text: str = 'Experiment config file, e.g. configs/mtrl.py or '
            'configs/mtrl.py:demo; any value can be overridden with --config.KEY=VALUE.'):
-  _record('config')
-  if 'config' not in FLAGS:
-    config_flags.DEFINE_config_file('config', None, help_text, lock_config=True)
+  _once('config', config_flags.DEFINE_config_file, None, help_text, lock_config=True)
 
 
 def workdir(help_text: str = 'A run folder of aesthetic_jax.main (checkpoints, metrics, ...).'):
@@ -40,7 +36,6 @@ def checkpoint():
   _once('checkpoint', flags.DEFINE_string, None,
         'A workdir, its checkpoints/ folder, or one checkpoints/<step> folder.')
   _once('step', flags.DEFINE_integer, None, 'Use the checkpoint of this step.')
-  USED_BY[sys._getframe(1).f_globals['__name__']] += ['checkpoint', 'step']
 
 
 def output(help_text: str):
@@ -63,7 +58,6 @@ def out_dir(help_text: str):
   _once('out', flags.DEFINE_string, None, help_text)
 
 
-
 def manual_dir(help_text: str = 'Your own copy of the dataset (see the builder README, '
                'data_builders/<name>/README.md).'):
   _once('manual_dir', flags.DEFINE_string, None, help_text)
@@ -81,4 +75,3 @@ def split_flags():
   _once('num_test', flags.DEFINE_integer, None,
         "Random test images (default: the paper's, 20,000 on AVA, 3,000 on Photo.net).")
   _once('split_seed', flags.DEFINE_integer, None, "Seed of the random split (default: 0).")
-  USED_BY[sys._getframe(1).f_globals['__name__']] += ['num_test', 'split_seed']

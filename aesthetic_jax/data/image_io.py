@@ -240,7 +240,7 @@ _TRANSPOSES = {  # EXIF orientation -> the numpy equivalent of PIL.ImageOps.exif
 }
 
 
-def _orientation(image: Image.Image) -> int:
+def exif_orientation(image: Image.Image) -> int:
   """The EXIF orientation 1..8 of a loaded image; 1 (as stored) when absent, malformed or
   unreadable (a corrupt EXIF block never fails the image)."""
   try:
@@ -422,7 +422,7 @@ def decode_rgb(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
     if width * height > max_pixels:
       raise ImageReadError(TOO_LARGE, f'{width} x {height} pixels > {max_pixels}')
     image.load()  # the first frame
-    orientation = _orientation(image)
+    orientation = exif_orientation(image)
     pixels = _to_rgb(image)
   except ImageReadError:
     raise
@@ -439,7 +439,7 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
   """An in-memory PIL image -> uint8 (H, W, 3) as decode_rgb shows a file: its EXIF
   orientation applied, any mode converted, transparency on white."""
   image.load()
-  orientation = _orientation(image)
+  orientation = exif_orientation(image)
   pixels = _to_rgb(image)
   if orientation != 1:
     pixels = np.ascontiguousarray(_TRANSPOSES[orientation](pixels))

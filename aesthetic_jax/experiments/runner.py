@@ -97,7 +97,7 @@ def _previous_result(run: RunDir, config) -> dict | None:
 
 
 def _set_aside_other_run(run: RunDir, config, *, rerun: bool) -> str | None:
-  """Moves a run in the way to <path>.replaced-<n> (kept, not deleted) so that this one starts
+  """Sets a run in the way aside (RunDir.set_aside: kept, not deleted) so that this one starts
   afresh instead of resuming it: any run with checkpoints under --rerun, else one made with
   other settings. Returns where it went, or None (nothing there, or an interrupted run of
   these settings, which resumes)."""
@@ -105,11 +105,7 @@ def _set_aside_other_run(run: RunDir, config, *, rerun: bool) -> str | None:
     return None
   if not rerun and not run.config_changes(config):
     return None
-  n = 1
-  while os.path.exists(f'{run.path}.replaced-{n}'):
-    n += 1
-  os.rename(run.path, f'{run.path}.replaced-{n}')
-  return f'{run.path}.replaced-{n}'
+  return run.set_aside()
 
 
 def early_stop_epoch(run: RunDir) -> int | None:

@@ -428,7 +428,6 @@ class ImportReport:
 _RESNETS = {(False, (2, 2, 2, 2)): 'ResNet-18', (False, (3, 4, 6, 3)): 'ResNet-34',
             (True, (3, 4, 6, 3)): 'ResNet-50', (True, (3, 4, 23, 3)): 'ResNet-101',
             (True, (3, 8, 36, 3)): 'ResNet-152'}
-_STANDARD_STAGES = {'resnet18': (2, 2, 2, 2), 'resnet50': (3, 4, 6, 3)}
 _VGG_DEPTHS = {8: 11, 10: 13, 13: 16, 16: 19}  # VGG-n by its number of convs
 _PART_RANK = {'conv': 0, 'bn': 1, 'downsample': 2, 'weight': 0, 'bias': 1, 'running_mean': 2,
               'running_var': 3}
@@ -479,7 +478,8 @@ def _hint(names, arch: str, backbone_kwargs) -> str | None:
   if guess is None:
     return None
   label, body, sizes = guess
-  asked = tuple(backbone_kwargs.get('stage_sizes') or _STANDARD_STAGES.get(arch, ()))
+  standard = backbones.RESNET_STAGE_SIZES
+  asked = tuple(backbone_kwargs.get('stage_sizes') or standard.get(arch, ()))
   if body == arch and sizes == asked:
     return None
   if body is None:
@@ -487,7 +487,7 @@ def _hint(names, arch: str, backbone_kwargs) -> str | None:
             f'torchvision\'s {", ".join(backbones.BODIES)}.')
   divisor = backbone_kwargs.get('width_divisor', 1)
   flags = f'--arch={body}' + (f' --width_divisor={divisor}' if divisor != 1 else '')
-  if sizes and (sizes != _STANDARD_STAGES[body] or backbone_kwargs.get('stage_sizes')):
+  if sizes and (sizes != standard[body] or backbone_kwargs.get('stage_sizes')):
     shown = ','.join(map(str, sizes))
     return (f'is it {label}? Import it with {flags} --stage_sizes={shown} and train with '
             f'model.body={body!r}, model.stage_sizes=({shown}).')

@@ -40,7 +40,7 @@ _ALEXNET_CONVS = ((0, 64, 11, 4, 2), (3, 192, 5, 1, 2), (6, 384, 3, 1, 1), (8, 2
 _ALEXNET_POOLS = (0, 3, 10)
 # VGG-16 (configuration D): (width, convs) per stage, each stage ending in a 2x2/2 max-pool.
 _VGG16_STAGES = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
-_RESNET_STAGE_SIZES = {'resnet18': (2, 2, 2, 2), 'resnet50': (3, 4, 6, 3)}
+RESNET_STAGE_SIZES = {'resnet18': (2, 2, 2, 2), 'resnet50': (3, 4, 6, 3)}
 _FC_WIDTH = 4096
 
 # torchvision initialises convs with kaiming_normal_(mode='fan_out', nonlinearity='relu').
@@ -245,9 +245,9 @@ def build_backbone(body: str, *, width_divisor: int = 1, stage_sizes: Sequence[i
     return AlexNet(width_divisor, dropout_rate, dtype, pool_lrn_impl, name=name)
   if body == 'vgg16':
     return VGG16(width_divisor, dropout_rate, dtype, pool_lrn_impl, name=name)
-  if body in _RESNET_STAGE_SIZES:
+  if body in RESNET_STAGE_SIZES:
     block = BasicBlock if body == 'resnet18' else Bottleneck
-    return ResNet(block, tuple(stage_sizes) or _RESNET_STAGE_SIZES[body], width_divisor,
+    return ResNet(block, tuple(stage_sizes) or RESNET_STAGE_SIZES[body], width_divisor,
                   batch_norm_axis, dtype, pool_lrn_impl, name=name)
   raise ValueError(f'Unknown backbone {body!r}; choose one of {BODIES}.')
 

@@ -92,6 +92,15 @@ class RunDir:
     """config.json as plain JSON, or None when the run has none."""
     return files.read_json(self.file(CONFIG)) if self.exists(CONFIG) else None
 
+  def set_aside(self) -> str:
+    """Renames the whole folder to <path>.replaced-<n> (the first free n; kept, not deleted)
+    so that a new run can start in `path`; returns the new path."""
+    n = 1
+    while os.path.lexists(f'{self.path}.replaced-{n}'):
+      n += 1
+    os.rename(self.path, f'{self.path}.replaced-{n}')
+    return f'{self.path}.replaced-{n}'
+
   def config_changes(self, config, *, ignore: Iterable[str] = ()) -> list[str]:
     """'key: saved -> new' for each setting of config.json that `config` changes (none
     without a config.json). A key under a prefix in `ignore` ('checkpoint.' or 'num_epochs')

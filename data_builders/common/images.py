@@ -85,19 +85,6 @@ def conversion_reason(image_format: str | None, mode: str, orientation: int = 1)
   return None if orientation == 1 else EXIF_ROTATED
 
 
-def _exif_orientation(image: Image.Image) -> int:
-  """1..8 as image_io applies it; 1 when absent or malformed."""
-  try:
-    with warnings.catch_warnings():
-      warnings.simplefilter('ignore')  # Pillow's notes on corrupt EXIF blocks
-      value = image.getexif().get(0x0112, 1)
-  except Exception:  # pylint: disable=broad-except  (image_io treats it as 1 too)
-    return 1
-  if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 8:
-    return value
-  return 1
-
-
 def _encode_jpeg(pixels) -> bytes:
   buffer = io.BytesIO()
   Image.fromarray(pixels).save(buffer, format='JPEG', quality=JPEG_QUALITY)
@@ -110,7 +97,7 @@ def _reason_of(raw: bytes) -> str | None:
     with warnings.catch_warnings():
       warnings.simplefilter('ignore')  # Pillow's notes on odd metadata
       with Image.open(io.BytesIO(raw)) as image:
-        return conversion_reason(image.format, image.mode, _exif_orientation(image))
+        return conversion_reason(image.format, image.mode, image_io.exif_orientation(image))
   except Exception:  # pylint: disable=broad-except  (decoded once already: re-encode it)
     return 'unknown_not_jpeg'
 
